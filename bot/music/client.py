@@ -1,0 +1,203 @@
+"""The only code that talks to the music API."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import time
+from collections.abc import Collection
+from typing import Any
+
+import aiohttp
+from pydantic import SecretStr, ValidationError
+
+from bot import metrics
+from bot.music.errors import (
+    BadResponse,
+    Maintenance,
+    MusicAPIError,
+    MusicConnectionError,
+    MusicError,
+    MusicTimeout,
+    MusicUnreachable,
+    error_for_code,
+    error_for_http_status,
+)
+from bot.music.models import AddInstrumentalRequest, TaskInfo
+from bot.music.ratelimit import RateLimiter
+
+log = logging.getLogger(__name__)
+
+SUBMIT_PATH = "/api/v1/generate/add-instrumental"
+RECORD_INFO_PATH = "/api/v1/generate/record-info"
+CREDIT_PATH = "/api/v1/generate/credit"
+MAX_BODY = 1024 * 1024  # an envelope is small; anything bigger is not one
+
+
+class MusicClient:
+    """Typed access to the music API over one shared `aiohttp` session.
+
+    Every call waits for the shared `RateLimiter`, has a time-out, and is retried with
+    exponential backoff and jitter only when a retry is both useful and safe: a submission
+    that may have reached the API (a time-out, a garbled answer) is never sent twice.
+    """
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        *,
+        base_url: str,
+        api_key: SecretStr | None,
+        limiter: RateLimiter,
+        timeout: float = 30.0,
+        max_retries: int = 3,
+        backoff: float = 1.0,
+        allowed_models: Collection[str] = ("V4_5PLUS", "V5"),
+    ) -> None:
+        self._session = session
+        self._base_url = base_url.rstrip("/")
+        self._api_key = api_key
+        self.limiter = limiter
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._max_retries = max_retries
+        self._backoff = backoff
+        self.allowed_models = frozenset(allowed_models)
+
+    def __repr__(self) -> str:
+        return f"MusicClient(base_url={self._base_url!r})"
+
+    def build_request(self, **fields: Any) -> AddInstrumentalRequest:
+        """Validate a submission against the API's rules and the configured models."""
+        return AddInstrumentalRequest.model_validate(
+            fields, context={"allowed_models": self.allowed_models}
+        )
+
+    async def submit_add_instrumental(self, request: AddInstrumentalRequest) -> str:
+        """Submit; returns the API's task id."""
+        data = await self._call(
+            "add-instrumental", "POST", SUBMIT_PATH, json_body=request.payload(), idempotent=False
+        )
+        task_id = data.get("taskId") if isinstance(data, dict) else None
+        if not isinstance(task_id, str) or not task_id:
+            raise BadResponse(200, "submission answered without a taskId")
+        return task_id
+
+    async def get_task(self, task_id: str) -> TaskInfo:
+        data = await self._call("record-info", "GET", RECORD_INFO_PATH, params={"taskId": task_id})
+        if not isinstance(data, dict):
+            raise BadResponse(200, "record-info answered without a task object")
+        data.setdefault("taskId", task_id)
+        try:
+            return TaskInfo.model_validate(data)
+        except ValidationError as exc:
+            raise BadResponse(200, f"unreadable task object ({exc.error_count()} errors)") from None
+
+    async def get_credits(self) -> float:
+        data = await self._call("credit", "GET", CREDIT_PATH)
+        if isinstance(data, dict):  # tolerate {"credits": n}
+            data = next(iter(data.values()), None)
+        try:
+            return float(data)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            raise BadResponse(200, "credit answered without a number") from None
+
+    async def _call(
+        self,
+        endpoint: str,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, str] | None = None,
+        json_body: dict[str, Any] | None = None,
+        idempotent: bool = True,
+    ) -> Any:
+        attempt = 0
+        while True:
+            try:
+                return await self._once(endpoint, method, path, params, json_body)
+            except MusicError as exc:
+                if attempt >= self._max_retries or not self._should_retry(exc, idempotent):
+                    raise
+                attempt += 1
+                delay = self._backoff * 2 ** (attempt - 1) * (0.5 + random.random())
+                log.warning(
+                    "music %s failed (%s), retry %d/%d in %.1fs",
+                    endpoint,
+                    type(exc).__name__,
+                    attempt,
+                    self._max_retries,
+                    delay,
+                )
+                await asyncio.sleep(delay)
+
+    @staticmethod
+    def _should_retry(exc: MusicError, idempotent: bool) -> bool:
+        if not exc.retryable or isinstance(exc, Maintenance):
+            return False  # maintenance lasts minutes: the caller reschedules instead
+        if idempotent:
+            return True
+        # A submission is retried only when the API certainly did not take it: it answered
+        # with an envelope refusing it, or the connection was never made.
+        if isinstance(exc, MusicConnectionError):
+            return isinstance(exc, MusicUnreachable)
+        return isinstance(exc, MusicAPIError) and not isinstance(exc, BadResponse)
+
+    async def _once(
+        self,
+        endpoint: str,
+        method: str,
+        path: str,
+        params: dict[str, str] | None,
+        json_body: dict[str, Any] | None,
+    ) -> Any:
+        await self.limiter.acquire()
+        headers = {"Accept": "application/json"}
+        if self._api_key is not None:
+            headers["Authorization"] = f"Bearer {self._api_key.get_secret_value()}"
+        started = time.monotonic()
+        try:
+            async with self._session.request(
+                method,
+                self._base_url + path,
+                params=params,
+                json=json_body,
+                headers=headers,
+                timeout=self._timeout,
+                allow_redirects=False,
+            ) as response:
+                status = response.status
+                body = await response.content.read(MAX_BODY)
+        except TimeoutError:
+            metrics.API_CALLS.labels(endpoint, "timeout").inc()
+            raise MusicTimeout(f"{endpoint}: no answer in {self._timeout.total:.0f}s") from None
+        except aiohttp.ClientConnectorError as exc:
+            metrics.API_CALLS.labels(endpoint, "connection").inc()
+            raise MusicUnreachable(
+                f"{endpoint}: cannot connect ({exc.os_error.strerror})"
+            ) from None
+        except aiohttp.ClientError as exc:
+            metrics.API_CALLS.labels(endpoint, "connection").inc()
+            raise MusicConnectionError(f"{endpoint}: {type(exc).__name__}") from None
+
+        code, message, data = self._parse_envelope(status, body)
+        metrics.API_CALLS.labels(endpoint, str(code)).inc()
+        log.debug("music %s -> %s in %.2fs", endpoint, code, time.monotonic() - started)
+        if code != 200:
+            raise error_for_code(code, message)
+        return data
+
+    @staticmethod
+    def _parse_envelope(status: int, body: bytes) -> tuple[int, str, Any]:
+        try:
+            envelope = json.loads(body)
+        except ValueError:
+            envelope = None
+        if not isinstance(envelope, dict) or not isinstance(envelope.get("code"), int):
+            if not 200 <= status < 300:
+                raise error_for_http_status(status, body[:100].decode("utf-8", "replace"))
+            raise BadResponse(status, "answer is not the JSON envelope")
+        if not 200 <= status < 300 and envelope["code"] == 200:
+            raise error_for_http_status(status)
+        return envelope["code"], str(envelope.get("msg") or ""), envelope.get("data")

@@ -1,0 +1,136 @@
+"""JSON shapes of the simulated API: the record-info task object and callback payloads.
+
+Both the documented shapes and the drifted ones from music-api.md are produced, so a
+client can be tested against each reading.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from bot.audio import wav_duration
+from bot.simulator.tasks import COMPLETE, ERROR, FIRST, TEXT, SimTask
+
+_MODEL_NAMES = {"V4_5PLUS": "chirp-bluejay", "V5": "chirp-crow", "V5_5": "chirp-v5-5"}
+_CALLBACK_MSG = {
+    TEXT: "Text generation completed.",
+    FIRST: "First track generation completed.",
+    COMPLETE: "All generated successfully.",
+}
+
+# camelCase -> snake_case track keys; createTime stays camelCase (as providers send it).
+_SNAKE = {
+    "audioUrl": "audio_url",
+    "sourceAudioUrl": "source_audio_url",
+    "streamAudioUrl": "stream_audio_url",
+    "sourceStreamAudioUrl": "source_stream_audio_url",
+    "imageUrl": "image_url",
+    "sourceImageUrl": "source_image_url",
+    "modelName": "model_name",
+}
+
+
+def model_name(task: SimTask) -> str:
+    return _MODEL_NAMES.get(task.model, "chirp-" + task.model.lower())
+
+
+def datetime_text(epoch_ms: int) -> str:
+    """The ``"YYYY-MM-DD HH:MM:SS"`` (UTC) form some payloads use for createTime."""
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(epoch_ms / 1000))
+
+
+def audio_url(base: str, task_id: str, track_id: str) -> str:
+    return f"{base}/files/{task_id}/{track_id}.wav"
+
+
+def image_url(base: str, task_id: str, track_id: str) -> str:
+    return f"{base}/files/{task_id}/{track_id}.png"
+
+
+def stream_url(base: str, task_id: str, track_id: str) -> str:
+    return f"{base}/stream/{task_id}/{track_id}"
+
+
+def tracks_camel(task: SimTask, now: float, base: str) -> list[dict[str, Any]] | None:
+    """Tracks in the documented record-info form, or None before any are listed."""
+    if task.progress(now) is None:
+        return None
+    out = []
+    for index, track in enumerate(task.tracks):
+        ready = task.has_audio(index, now)
+        audio = audio_url(base, task.task_id, track.track_id) if ready else ""
+        stream = stream_url(base, task.task_id, track.track_id) if ready else ""
+        image = image_url(base, task.task_id, track.track_id) if ready else ""
+        item: dict[str, Any] = {
+            "id": track.track_id,
+            "audioUrl": audio,
+            "sourceAudioUrl": audio,
+            "streamAudioUrl": stream,
+            "sourceStreamAudioUrl": stream,
+            "imageUrl": image,
+            "sourceImageUrl": image,
+            "prompt": "",
+            "modelName": model_name(task),
+            "title": task.params.get("title", ""),
+            "tags": task.params.get("tags", ""),
+            "createTime": track.create_ms,
+        }
+        if ready:  # a track still being made is listed without any duration key
+            item["duration"] = round(
+                wav_duration(task.audio_seconds, pad_to_bytes=task.audio_pad_bytes), 2
+            )
+        out.append(item)
+    return out
+
+
+def to_snake(track: dict[str, Any]) -> dict[str, Any]:
+    """The snake_case track form, with createTime as a date-time string."""
+    out = {_SNAKE.get(key, key): value for key, value in track.items()}
+    out["createTime"] = datetime_text(track["createTime"])
+    return out
+
+
+def record_info(task: SimTask, now: float, base: str, casing: str) -> dict[str, Any]:
+    """The ``data`` of a record-info answer; ``casing`` is "documented" or "drifted"."""
+    tracks = tracks_camel(task, now, base)
+    drifted = casing == "drifted"
+    response: dict[str, Any] | None = None
+    if tracks is not None:
+        if drifted:
+            response = {"taskId": task.task_id, "data": [to_snake(t) for t in tracks]}
+        else:
+            response = {"taskId": task.task_id, "sunoData": tracks}
+    error_code, error_message = task.error(now)
+    return {
+        "taskId": task.task_id,
+        "parentMusicId": "",
+        "param": json.dumps(task.params, ensure_ascii=False),
+        "response": response,
+        "status": task.status(now),
+        "type": model_name(task),
+        "operationType": "underpainting",
+        "errorCode": error_code,
+        "errorMessage": error_message,
+        "createTime": datetime_text(task.created_ms) if drifted else task.created_ms,
+    }
+
+
+def callback(task: SimTask, stage: str, now: float, base: str, casing: str) -> dict[str, Any]:
+    """The JSON body POSTed to callBackUrl for ``stage`` ("text", "first", ...)."""
+    id_key = "taskId" if casing == "drifted" else "task_id"
+    if stage == ERROR:
+        return {
+            "code": task.error_code,
+            "msg": task.error_message,
+            "data": {"callbackType": ERROR, id_key: task.task_id, "data": None},
+        }
+    tracks = tracks_camel(task, now, base) or []
+    if casing != "drifted":
+        tracks = [to_snake(t) for t in tracks]
+    return {
+        "code": 200,
+        "msg": _CALLBACK_MSG[stage],
+        "data": {"callbackType": stage, id_key: task.task_id, "data": tracks},
+    }
