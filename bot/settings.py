@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     # Tuning knobs.
     suno_allowed_models: Annotated[list[str], NoDecode] = ["V4_5PLUS", "V5"]
     suno_default_model: str = "V4_5PLUS"
+    default_tags: str = Field("full band arrangement, warm, polished mix", min_length=1)
+    default_negative_tags: str = Field("low quality, distortion", min_length=1)
     suno_rate_limit_requests: int = Field(20, ge=1)
     suno_rate_limit_period: PositiveSeconds = 10.0
     suno_request_timeout: PositiveSeconds = 30.0

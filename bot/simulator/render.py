@@ -53,13 +53,17 @@ def stream_url(base: str, task_id: str, track_id: str) -> str:
     return f"{base}/stream/{task_id}/{track_id}"
 
 
-def tracks_camel(task: SimTask, now: float, base: str) -> list[dict[str, Any]] | None:
-    """Tracks in the documented record-info form, or None before any are listed."""
-    if task.progress(now) is None:
+def tracks_camel(task: SimTask, stage: str | None, base: str) -> list[dict[str, Any]] | None:
+    """Tracks as of progress ``stage`` in the documented record-info form.
+
+    None before any track is listed. Rendering by stage rather than by clock keeps the
+    "text" callback of a task that finish_now() jumped ahead consistent with its stage.
+    """
+    if stage is None:
         return None
     out = []
     for index, track in enumerate(task.tracks):
-        ready = task.has_audio(index, now)
+        ready = stage == COMPLETE or (stage == FIRST and index == 0)
         audio = audio_url(base, task.task_id, track.track_id) if ready else ""
         stream = stream_url(base, task.task_id, track.track_id) if ready else ""
         image = image_url(base, task.task_id, track.track_id) if ready else ""
@@ -94,7 +98,7 @@ def to_snake(track: dict[str, Any]) -> dict[str, Any]:
 
 def record_info(task: SimTask, now: float, base: str, casing: str) -> dict[str, Any]:
     """The ``data`` of a record-info answer; ``casing`` is "documented" or "drifted"."""
-    tracks = tracks_camel(task, now, base)
+    tracks = tracks_camel(task, task.progress(now), base)
     drifted = casing == "drifted"
     response: dict[str, Any] | None = None
     if tracks is not None:
@@ -117,7 +121,7 @@ def record_info(task: SimTask, now: float, base: str, casing: str) -> dict[str, 
     }
 
 
-def callback(task: SimTask, stage: str, now: float, base: str, casing: str) -> dict[str, Any]:
+def callback(task: SimTask, stage: str, base: str, casing: str) -> dict[str, Any]:
     """The JSON body POSTed to callBackUrl for ``stage`` ("text", "first", ...)."""
     id_key = "taskId" if casing == "drifted" else "task_id"
     if stage == ERROR:
@@ -126,7 +130,7 @@ def callback(task: SimTask, stage: str, now: float, base: str, casing: str) -> d
             "msg": task.error_message,
             "data": {"callbackType": ERROR, id_key: task.task_id, "data": None},
         }
-    tracks = tracks_camel(task, now, base) or []
+    tracks = tracks_camel(task, stage, base) or []
     if casing != "drifted":
         tracks = [to_snake(t) for t in tracks]
     return {

@@ -100,8 +100,8 @@ class SimTask:
         stages = self.timeline()
         if self.forced or self.upload_state == UPLOAD_FAILED:
             return [name for name, _ in stages]
-        elapsed = now - self.created_mono
-        return [name for name, delay in stages if elapsed >= delay]
+        # Same expression as next_due(), so the ticker never sees a due stage unreached.
+        return [name for name, delay in stages if now >= self.created_mono + delay]
 
     def next_due(self, now: float) -> float | None:
         """Monotonic time of the next stage not reached yet, or None when finished."""

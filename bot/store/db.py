@@ -303,6 +303,14 @@ class Store:
             "  AND ready_at IS NOT NULL)"
         )
 
+    async def expired_tasks(self, created_before: float) -> list[int]:
+        async with self._conn.execute(
+            "SELECT id FROM tasks WHERE state IN ('queued', 'submitting', 'following') "
+            "AND created_at < ?",
+            (created_before,),
+        ) as cursor:
+            return [row[0] for row in await cursor.fetchall()]
+
     async def claim_for_submit(self, task_id: int, now: float) -> bool:
         """queued → submitting, counted; False if someone else moved it first."""
         return (

@@ -1,0 +1,167 @@
+"""The `commands.Bot` subclass: set-up order, command sync on change, the central error handler."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+
+import aiohttp
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.lifecycle import Lifecycle, PollSchedule
+from bot.music import MusicClient
+from bot.settings import Settings
+from bot.store import Store
+from bot.web import WebServer, callback_secret, callback_url
+
+log = logging.getLogger(__name__)
+
+EXTENSIONS = ("cogs.instrumental", "cogs.tasks")
+COMMAND_HASH_KEY = "command_hash"
+APOLOGY = "Sorry, something went wrong on our side. It has been logged; please try again later."
+
+
+class Refusal(app_commands.AppCommandError):
+    """An expected problem with what a member asked: one short sentence, shown only to them."""
+
+
+class Backline(commands.Bot):
+    """Services are built in `main()` and handed in; `setup_hook` brings up the rest."""
+
+    store: Store
+    lifecycle: Lifecycle
+    web: WebServer | None
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        session: aiohttp.ClientSession,
+        music: MusicClient,
+        schedule: PollSchedule | None = None,
+        run_background: bool = True,
+    ) -> None:
+        intents = discord.Intents.none()
+        intents.guilds = True  # channels, threads and permissions in the cache
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=intents,
+            allowed_mentions=discord.AllowedMentions.none(),
+            help_command=None,
+        )
+        self.settings = settings
+        self.session = session
+        self.music = music
+        self.schedule = schedule or PollSchedule()
+        # Tests drive the scheduler and the HTTP server themselves.
+        self.run_background = run_background
+        self.web = None
+        self._ready_once = False
+
+    async def setup_hook(self) -> None:
+        if self._ready_once:  # a test harness may run set-up again on the same instance
+            return
+        settings = self.settings
+        self.store = await Store.open(settings.database_path)
+        secret = await callback_secret(
+            self.store,
+            settings.callback_secret.get_secret_value() if settings.callback_secret else None,
+        )
+        public_url = str(settings.callback_public_url) if settings.callback_public_url else None
+        self.lifecycle = Lifecycle(
+            self.store,
+            self.music,
+            callback_url=callback_url(public_url, secret),
+            schedule=self.schedule,
+            task_timeout=settings.task_timeout,
+            callbacks_enabled=public_url is not None,
+        )
+        self.web = WebServer(
+            self.lifecycle,
+            secret=secret,
+            gateway_connected=lambda: self.is_ready() and not self.is_closed(),
+            host=settings.callback_host,
+            port=settings.callback_port,
+        )
+        for extension in EXTENSIONS:
+            await self.load_extension(extension)
+        self.tree.on_error = self.on_app_command_error
+        await self.sync_commands()
+        await self.lifecycle.recover()
+        if self.run_background:
+            self.lifecycle.start()
+            await self.web.start()
+        self._ready_once = True
+
+    async def close(self) -> None:
+        if self._ready_once:
+            await self.lifecycle.stop()
+            if self.web is not None:
+                await self.web.stop()
+            await self.store.close()
+            self._ready_once = False
+        await super().close()
+
+    # -- command sync ----------------------------------------------------------------------
+
+    def command_hash(self, guild: discord.abc.Snowflake | None = None) -> str:
+        commands_json = [
+            command.to_dict(self.tree) for command in self.tree.get_commands(guild=guild)
+        ]
+        encoded = json.dumps(commands_json, sort_keys=True, default=str).encode()
+        return hashlib.sha256(encoded).hexdigest()
+
+    async def sync_commands(self) -> list[str]:
+        """Sync globally (and to DEV_GUILD_ID) only when the definitions changed."""
+        targets: list[discord.Object | None] = [None]
+        if self.settings.dev_guild_id:
+            guild = discord.Object(self.settings.dev_guild_id)
+            self.tree.copy_global_to(guild=guild)
+            targets.append(guild)
+        synced = []
+        for guild in targets:
+            key = COMMAND_HASH_KEY if guild is None else f"{COMMAND_HASH_KEY}:{guild.id}"
+            digest = self.command_hash(guild)
+            if await self.store.get_value(key) == digest:
+                continue
+            await self.tree.sync(guild=guild)
+            await self.store.set_value(key, digest)
+            synced.append("global" if guild is None else f"guild {guild.id}")
+            log.info("application commands synced (%s)", synced[-1])
+        return synced
+
+    # -- one voice for errors --------------------------------------------------------------
+
+    async def on_app_command_error(
+        self, interaction: discord.Interaction, error: app_commands.AppCommandError
+    ) -> None:
+        original = getattr(error, "original", error)
+        if isinstance(original, Refusal):
+            message = str(original)
+        elif isinstance(error, app_commands.CommandOnCooldown):
+            message = f"Slow down: try again in {error.retry_after:.0f} seconds."
+        elif isinstance(error, app_commands.CheckFailure):
+            message = str(error) or "You can't use this command here."
+        else:
+            command = interaction.command.qualified_name if interaction.command else "?"
+            log.error(
+                "command %s failed (guild %s, channel %s, user %s)",
+                command, interaction.guild_id, interaction.channel_id, interaction.user.id,
+                exc_info=original,
+            )  # fmt: skip
+            message = APOLOGY
+        await send_private(interaction, message)
+
+
+async def send_private(interaction: discord.Interaction, message: str) -> None:
+    """Answer only the member, whatever state the interaction is in."""
+    try:
+        if interaction.response.is_done():
+            await interaction.followup.send(message, ephemeral=True)
+        else:
+            await interaction.response.send_message(message, ephemeral=True)
+    except discord.HTTPException:
+        log.warning("could not send an error message for interaction %s", interaction.id)

@@ -1,0 +1,17 @@
+"""A local stand-in for the hosted music API, for tests, benchmarks and manual runs.
+
+Usage::
+
+    async with Simulator(SimulatorConfig(text_delay=0.1, first_delay=0.2,
+                                         complete_delay=0.3)) as sim:
+        ...  # point the client at sim.base_url
+
+or ``python -m bot.simulator --fast``. It imports no Discord code and no bot module
+except :mod:`bot.audio`.
+"""
+
+from bot.simulator.app import Simulator
+from bot.simulator.config import FAST_DELAYS, SimulatorConfig
+from bot.simulator.tasks import SimTask, SimTrack
+
+__all__ = ["FAST_DELAYS", "SimTask", "SimTrack", "Simulator", "SimulatorConfig"]
