@@ -82,6 +82,7 @@ _BAD_GATEWAY_HTML = (
 )
 
 Result = tuple[int, str, Any]  # business code, msg, data
+_CODE = web.RequestKey("sim_code", int)  # business code answered, for the request log
 
 
 @dataclass
@@ -265,7 +266,7 @@ class Simulator:
             request.method,
             request.path_qs,
             response.status,
-            request.get("sim_code", "-"),
+            request.get(_CODE, "-"),
             (time.monotonic() - started) * 1000,
         )
         return response
@@ -274,7 +275,7 @@ class Simulator:
         self, request: web.Request, endpoint: str, code: int, msg: str, data: Any = None
     ) -> web.Response:
         self.calls[(endpoint, code)] += 1
-        request["sim_code"] = code
+        request[_CODE] = code
         return web.json_response({"code": code, "msg": msg, "data": data})
 
     def _take_fault(self, endpoint: str) -> int | None:
@@ -293,7 +294,7 @@ class Simulator:
                 return web.Response(status=code if 100 <= code < 600 else 500, text="error")
             return self._answer(request, endpoint, code, CODE_MESSAGES.get(code, "error"))
         self.calls[(endpoint, code)] += 1
-        request["sim_code"] = code
+        request[_CODE] = code
         if code == -2:
             if self._closing is not None:
                 with contextlib.suppress(TimeoutError):
@@ -491,7 +492,8 @@ class Simulator:
                     if size > limit:
                         raise _UploadError(f"more than {limit} bytes")
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise _UploadError(repr(exc)) from exc
+            # Only the class name: some aiohttp errors embed the full (signed) URL.
+            raise _UploadError(type(exc).__name__) from exc
         return head, size
 
     # -------------------------------------------------------------- callbacks
@@ -555,7 +557,7 @@ class Simulator:
                         return True
                     failure = f"HTTP {response.status}"
             except (aiohttp.ClientError, TimeoutError) as exc:
-                failure = repr(exc)
+                failure = type(exc).__name__  # the URL may carry a secret token
             # The URL is not logged: it usually carries a secret token.
             log.info(
                 "callback %s for task %s: attempt %d/%d failed: %s",

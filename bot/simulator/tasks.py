@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -77,6 +78,11 @@ class SimTask:
     @property
     def model(self) -> str:
         return str(self.params.get("model") or "V4_5PLUS")
+
+    @property
+    def current_status(self) -> str:
+        """The status record-info would show right now."""
+        return self.status(time.monotonic())
 
     def timeline(self) -> list[tuple[str, float]]:
         """Stages this task will pass through, with their delay after submission."""
