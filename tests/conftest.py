@@ -88,3 +88,23 @@ def settings(simulator: Simulator, db_path: Path, monkeypatch: pytest.MonkeyPatc
         callback_port=0,
         callback_host="127.0.0.1",
     )
+
+
+@pytest.fixture
+async def uploads() -> AsyncIterator[str]:
+    """A local file host standing in for Discord's CDN: `/voice.wav` (audio), `/notes.txt`."""
+    from aiohttp import web
+
+    from bot.audio import make_wav
+
+    wav = make_wav(12.0)
+    app = web.Application()
+    app.router.add_get("/voice.wav", lambda _: web.Response(body=wav, content_type="audio/wav"))
+    app.router.add_get("/notes.txt", lambda _: web.Response(text="not audio"))
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    yield f"http://127.0.0.1:{port}"
+    await runner.cleanup()

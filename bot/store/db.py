@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import sqlite3
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, fields
 from importlib import resources
 from pathlib import Path
@@ -147,6 +149,8 @@ class Store:
     def __init__(self, conn: aiosqlite.Connection, path: Path) -> None:
         self._conn = conn
         self.path = path
+        # One connection is shared by every coroutine: transactions must not interleave.
+        self._lock = asyncio.Lock()
 
     @classmethod
     async def open(cls, path: str | Path) -> Self:
@@ -182,17 +186,12 @@ class Store:
         if not pending:
             return
         # executescript would commit on its own; run statements inside one transaction.
-        await self._conn.execute("BEGIN IMMEDIATE")
-        try:
+        async with self._transaction() as conn:
             for number, sql in pending:
                 for statement in _statements(sql):
-                    await self._conn.execute(statement)
+                    await conn.execute(statement)
                 log.info("applied database migration %04d", number)
-            await self._conn.execute(f"PRAGMA user_version = {latest:d}")
-            await self._conn.execute("COMMIT")
-        except BaseException:
-            await self._conn.execute("ROLLBACK")
-            raise
+            await conn.execute(f"PRAGMA user_version = {latest:d}")
 
     async def ping(self) -> bool:
         try:
@@ -207,17 +206,22 @@ class Store:
             row = await cursor.fetchone()
         return row[0] if row else None
 
+    @contextlib.asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        async with self._lock:
+            await self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                await self._conn.execute("ROLLBACK")
+                raise
+            await self._conn.execute("COMMIT")
+
     async def _write(self, sql: str, params: Iterable[Any] = ()) -> int:
         """One statement in its own transaction; returns the rows changed."""
-        await self._conn.execute("BEGIN IMMEDIATE")
-        try:
-            cursor = await self._conn.execute(sql, tuple(params))
-            changed = cursor.rowcount
-            await self._conn.execute("COMMIT")
-        except BaseException:
-            await self._conn.execute("ROLLBACK")
-            raise
-        return changed
+        async with self._transaction() as conn:
+            cursor = await conn.execute(sql, tuple(params))
+            return cursor.rowcount
 
     async def _tasks(self, where: str, params: Iterable[Any] = ()) -> list[TaskRow]:
         async with self._conn.execute(
@@ -388,19 +392,17 @@ class Store:
 
         Returns True when anything a member can see changed.
         """
-        await self._conn.execute("BEGIN IMMEDIATE")
-        try:
-            async with self._conn.execute(
+        async with self._transaction() as conn:
+            async with conn.execute(
                 "SELECT state, stage FROM tasks WHERE id = ?", (task_id,)
             ) as cursor:
                 row = await cursor.fetchone()
             if row is None or row[0] != "following":
-                await self._conn.execute("COMMIT")
                 return False
             changed = STAGE_ORDER.get(stage, 0) > STAGE_ORDER.get(row[1], 0)
-            for position, track in enumerate(tracks):
-                changed |= await self._merge_track(task_id, position, track, now)
-            await self._conn.execute(
+            for track in tracks:
+                changed |= await self._merge_track(task_id, track, now)
+            await conn.execute(
                 "UPDATE tasks SET stage = CASE WHEN ? > ? THEN ? ELSE stage END, "
                 "state = CASE WHEN ? THEN 'done' ELSE state END, "
                 "completed_at = CASE WHEN ? THEN ? ELSE completed_at END, "
@@ -418,13 +420,9 @@ class Store:
                     task_id,
                 ),
             )  # fmt: skip
-            await self._conn.execute("COMMIT")
-        except BaseException:
-            await self._conn.execute("ROLLBACK")
-            raise
         return changed or complete
 
-    async def _merge_track(self, task_id: int, position: int, track: TrackData, now: float) -> bool:
+    async def _merge_track(self, task_id: int, track: TrackData, now: float) -> bool:
         ready = bool(track.audio_url)
         cursor = await self._conn.execute(
             "INSERT INTO tracks (task_id, api_track_id, position, audio_url, stream_url, "
@@ -518,22 +516,17 @@ class Store:
         )
 
     async def delivered(self, track_id: int, message_id: int, now: float) -> None:
-        await self._conn.execute("BEGIN IMMEDIATE")
-        try:
-            await self._conn.execute(
+        async with self._transaction() as conn:
+            await conn.execute(
                 "UPDATE tracks SET delivery = 'delivered', message_id = ?, delivered_at = ?, "
                 "next_delivery_at = NULL WHERE id = ? AND delivery != 'delivered'",
                 (message_id, now, track_id),
             )
-            await self._conn.execute(
+            await conn.execute(
                 "UPDATE tasks SET card_dirty = 1, card_retry_at = 0, updated_at = ? "
                 "WHERE id = (SELECT task_id FROM tracks WHERE id = ?)",
                 (now, track_id),
             )
-            await self._conn.execute("COMMIT")
-        except BaseException:
-            await self._conn.execute("ROLLBACK")
-            raise
 
     async def delivery_failed(self, track_id: int, retry_at: float) -> None:
         await self._write(
