@@ -225,17 +225,16 @@ class Lifecycle:
             self.wake()
             return "failed" if done else "duplicate"
         tracks = [_track_data(t) for t in event.tracks]
-        ready = [t for t in tracks if t.audio_url]
-        complete = event.stage == "complete" and bool(ready)
-        stage = event.stage if event.stage != "complete" or complete else "first"
+        complete = event.stage == "complete" and any(t.audio_url for t in tracks)
+        hint_only = event.stage == "complete" and not complete
         changed = await self.store.apply_progress(
             task.id,
-            stage=stage,
+            stage="first" if hint_only else event.stage,
             tracks=tracks,
             complete=complete,
             now=now,
-            # A `complete` without usable tracks is only a hint: check the API right away.
-            next_check_at=now + self.schedule.callback_interval if complete or ready else now,
+            # A `complete` without usable tracks is only a hint: ask the API right away.
+            next_check_at=now if hint_only else now + self.schedule.callback_interval,
             from_callback=True,
         )
         self.wake()

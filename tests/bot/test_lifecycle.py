@@ -112,7 +112,7 @@ async def wait_for(predicate: Callable[[], object], timeout: float = 10.0) -> No
     raise AssertionError("condition not reached in time")
 
 
-async def settled(service: Lifecycle, task_id: int) -> TaskRow:
+async def settled(service: Lifecycle, task_id: int, timeout: float = 10.0) -> TaskRow:
     """Wait until the task is final and every ready track is delivered."""
 
     async def done() -> bool:
@@ -122,7 +122,7 @@ async def settled(service: Lifecycle, task_id: int) -> TaskRow:
             t.delivery == "delivered" for t in tracks if t.ready_at
         )
 
-    await wait_for(done)
+    await wait_for(done, timeout)
     task = await service.store.get_task(task_id)
     assert task is not None
     return task

@@ -1,0 +1,203 @@
+"""The bot's HTTP server: callbacks merged with polling, /healthz, /metrics."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from bot.lifecycle import Lifecycle, PollSchedule
+from bot.music import MusicClient
+from bot.simulator import Simulator
+from bot.store import Store
+from bot.web import NO_CALLBACK_URL, WebServer, callback_secret, callback_url
+from tests.bot.test_lifecycle import RecordingPort, new_task, settled, wait_for
+
+SECRET = "s3cret-path-token-0123456789"
+
+
+@dataclass
+class Rig:
+    service: Lifecycle
+    web: WebServer
+    port: RecordingPort
+    base: str
+
+    @property
+    def url(self) -> str:
+        return f"{self.base}/callback/{SECRET}"
+
+
+# Polls are slow on purpose: a task that completes quickly did so from callbacks.
+CALLBACK_SCHEDULE = PollSchedule(
+    first_check=5.0, callback_interval=5.0, retry_base=0.01, retry_cap=0.05
+)
+
+
+@pytest.fixture
+async def rig(db_path: Path, music: MusicClient) -> AsyncIterator[Rig]:
+    store = await Store.open(db_path)
+    service = Lifecycle(
+        store, music, callback_url="", schedule=CALLBACK_SCHEDULE, callbacks_enabled=True
+    )
+    port = RecordingPort()
+    service.port = port
+    web = WebServer(
+        service, secret=SECRET, gateway_connected=lambda: True, host="127.0.0.1", port=0
+    )
+    await web.start()
+    base = f"http://127.0.0.1:{web.port}"
+    service.callback_url = callback_url(base, SECRET)
+    await service.resume()
+    yield Rig(service, web, port, base)
+    await service.stop()
+    await web.stop()
+    await store.close()
+
+
+def record_infos(sim: Simulator) -> int:
+    return sum(n for (endpoint, _), n in sim.calls.items() if endpoint == "record-info")
+
+
+async def test_task_completes_from_callbacks_alone(
+    rig: Rig, simulator: Simulator, uploads: str
+) -> None:
+    task, _ = await rig.service.request(new_task(f"{uploads}/voice.wav"))
+    done = await settled(rig.service, task.id, timeout=4.0)
+    assert done.state == "done" and done.callback_at is not None
+    assert rig.port.copies() == [1, 1]
+    assert record_infos(simulator) == 0  # the first poll would only come after 5 s
+
+
+@pytest.mark.parametrize("casing", ["documented", "drifted"])
+async def test_both_casings(rig: Rig, simulator: Simulator, uploads: str, casing: str) -> None:
+    simulator.config.callback_casing = casing
+    task, _ = await rig.service.request(new_task(f"{uploads}/voice.wav"))
+    done = await settled(rig.service, task.id, timeout=4.0)
+    assert done.state == "done" and rig.port.copies() == [1, 1]
+
+
+async def test_lost_callbacks_are_covered_by_polling(
+    rig: Rig, simulator: Simulator, uploads: str
+) -> None:
+    simulator.config.send_callbacks = False
+    rig.service.schedule = PollSchedule().scaled(1 / 200)  # polls as usual
+    task, _ = await rig.service.request(new_task(f"{uploads}/voice.wav"))
+    done = await settled(rig.service, task.id)
+    assert done.state == "done" and done.callback_at is None
+    assert rig.port.copies() == [1, 1] and record_infos(simulator) >= 1
+
+
+async def test_repeated_and_out_of_order_stages_deliver_once(
+    rig: Rig, simulator: Simulator, uploads: str, session: aiohttp.ClientSession
+) -> None:
+    simulator.config.callback_repeats = 3
+    task, _ = await rig.service.request(new_task(f"{uploads}/voice.wav"))
+    done = await settled(rig.service, task.id, timeout=4.0)
+    assert done.state == "done"
+    # A late `text` and `first` after `complete`, and `complete` again: nothing moves back.
+    sent = [c for c in simulator.callbacks_sent if c["task_id"] == done.api_task_id]
+    for stage in ("text", "first", "complete"):
+        payload = next(c["payload"] for c in sent if c["stage"] == stage)
+        async with session.post(rig.url, json=payload) as response:
+            assert response.status == 200
+    again = await rig.service.store.get_task(task.id)
+    assert (again.state, again.stage) == ("done", "complete")
+    assert rig.port.copies() == [1, 1]
+
+
+async def test_error_callback_fails_the_task(rig: Rig, uploads: str) -> None:
+    task, _ = await rig.service.request(new_task(f"{uploads}/notes.txt"))  # not audio: 451
+    done = await settled(rig.service, task.id, timeout=4.0)
+    assert done.state == "failed" and "download the recording" in done.error
+
+
+COMPLETE = {
+    "callbackType": "complete",
+    "data": [{"id": "t1", "audio_url": "http://127.0.0.1:9/a.wav"}],
+}
+
+
+@pytest.mark.parametrize(
+    ("path_secret", "body", "status"),
+    [
+        ("wrong-secret", {"code": 200, "data": COMPLETE}, 404),
+        (SECRET[:-1], {"code": 200, "data": COMPLETE}, 404),
+        (SECRET, b"{not json", 400),
+        (SECRET, {"code": 200, "data": "nope"}, 400),
+        (SECRET, {"code": 200, "data": {"callbackType": "bogus"}}, 400),
+        (SECRET, {"code": "abc", "data": COMPLETE}, 400),
+        (SECRET, b"x" * 200_000, 413),
+    ],
+)
+async def test_bad_callbacks_are_refused_and_change_nothing(
+    rig: Rig, simulator: Simulator, session: aiohttp.ClientSession, uploads: str,
+    path_secret: str, body: object, status: int,
+) -> None:  # fmt: skip
+    simulator.config.send_callbacks = False  # only our requests reach the server
+    task, _ = await rig.service.request(new_task(f"{uploads}/voice.wav"))
+    await wait_for(lambda: _following(rig.service, task.id))
+    before = await rig.service.store.get_task(task.id)
+    if isinstance(body, dict):
+        if isinstance(body["data"], dict):
+            body = {**body, "data": {**body["data"], "task_id": before.api_task_id}}
+        body = json.dumps(body).encode()
+    async with session.post(f"{rig.base}/callback/{path_secret}", data=body) as response:
+        assert response.status == status
+    assert await rig.service.store.get_task(task.id) == before
+    assert await rig.service.store.tracks_for_task(task.id) == []
+
+
+async def _following(service: Lifecycle, task_id: int) -> bool:
+    task = await service.store.get_task(task_id)
+    return task is not None and task.api_task_id is not None
+
+
+async def test_callback_for_an_unknown_task_changes_nothing(
+    rig: Rig, session: aiohttp.ClientSession
+) -> None:
+    payload = {"code": 200, "msg": "ok", "data": {"callbackType": "complete", "task_id": "f" * 32,
+               "data": [{"id": "t1", "audio_url": "http://127.0.0.1:9/a.wav"}]}}  # fmt: skip
+    async with session.post(rig.url, json=payload) as response:
+        assert response.status == 200
+    assert await rig.service.store.count_by_state() == {}
+
+
+async def test_health_and_metrics(
+    rig: Rig, session: aiohttp.ClientSession, simulator: Simulator, uploads: str
+) -> None:
+    task, _ = await rig.service.request(new_task(f"{uploads}/voice.wav"))
+    await settled(rig.service, task.id, timeout=4.0)
+    await wait_for(lambda: rig.service.heartbeat > 0)
+    async with session.get(f"{rig.base}/healthz") as response:
+        assert response.status == 200
+        assert (await response.json())["checks"] == {
+            "store": True,
+            "gateway": True,
+            "scheduler": True,
+        }
+    async with session.get(f"{rig.base}/metrics") as response:
+        text = await response.text()
+    assert 'backline_tasks{state="done"} 1.0' in text
+    assert 'backline_api_calls_total{code="200",endpoint="add-instrumental"}' in text
+    assert 'backline_callbacks_total{outcome="applied"}' in text
+    assert "backline_completion_to_delivery_seconds_bucket" in text
+    assert "backline_rate_limiter_waits_total" in text
+    assert SECRET not in text
+
+    await rig.service.stop()  # the scheduler is gone: unhealthy, and it says what failed
+    async with session.get(f"{rig.base}/healthz") as response:
+        assert response.status == 503
+        assert (await response.json())["failed"] == ["scheduler"]
+
+
+async def test_secret_is_generated_once_and_kept(store: Store) -> None:
+    first = await callback_secret(store, None)
+    assert len(first) >= 32 and await callback_secret(store, None) == first
+    assert await callback_secret(store, "configured-secret-123456") == "configured-secret-123456"
+    assert callback_url(None, first) == NO_CALLBACK_URL
+    assert callback_url("https://bot.example/", "abc") == "https://bot.example/callback/abc"
