@@ -55,7 +55,10 @@ class Backline(commands.Bot):
         self.settings = settings
         self.session = session
         self.music = music
-        self.schedule = schedule or PollSchedule()
+        self.schedule = schedule or PollSchedule(
+            late_interval=settings.poll_interval_max,
+            callback_interval=settings.callback_safety_poll,
+        )
         # Tests drive the scheduler and the HTTP server themselves.
         self.run_background = run_background
         self.web = None

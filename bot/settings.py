@@ -24,7 +24,11 @@ class Settings(BaseSettings):
     """Field names are the environment variable names in lower case (matching is case-free)."""
 
     model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+        env_file=".env",
+        env_file_encoding="utf-8",
+        env_ignore_empty=True,  # `CALLBACK_PUBLIC_URL=` in .env means unset
+        extra="ignore",
+        case_sensitive=False,
     )
 
     # The SPEC's public contract.

@@ -98,9 +98,16 @@ async def uploads() -> AsyncIterator[str]:
     from bot.audio import make_wav
 
     wav = make_wav(12.0)
+
+    async def voice(_: web.Request) -> web.Response:
+        return web.Response(body=wav, content_type="audio/wav")
+
+    async def notes(_: web.Request) -> web.Response:
+        return web.Response(text="not audio")
+
     app = web.Application()
-    app.router.add_get("/voice.wav", lambda _: web.Response(body=wav, content_type="audio/wav"))
-    app.router.add_get("/notes.txt", lambda _: web.Response(text="not audio"))
+    app.router.add_get("/voice.wav", voice)
+    app.router.add_get("/notes.txt", notes)
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)

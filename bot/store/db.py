@@ -159,10 +159,16 @@ class Store:
         path.parent.mkdir(parents=True, exist_ok=True)
         conn = await aiosqlite.connect(path, isolation_level=None)  # we BEGIN ourselves
         try:
-            await conn.execute("PRAGMA journal_mode=WAL")
-            await conn.execute("PRAGMA foreign_keys=ON")
-            await conn.execute("PRAGMA synchronous=NORMAL")
-            await conn.execute("PRAGMA busy_timeout=5000")
+            # Close each cursor: a PRAGMA that returns a row leaves its statement open
+            # (blocking COMMIT) for as long as anything still references the cursor.
+            for pragma in (
+                "PRAGMA journal_mode=WAL",
+                "PRAGMA foreign_keys=ON",
+                "PRAGMA synchronous=NORMAL",
+                "PRAGMA busy_timeout=5000",
+            ):
+                async with conn.execute(pragma):
+                    pass
             store = cls(conn, path)
             await store._migrate()
         except BaseException:

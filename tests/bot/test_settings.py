@@ -139,3 +139,18 @@ def test_python_m_bot_exits_with_one_line(
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     assert variable in lines[0] and "Traceback" not in result.stderr
+
+
+def test_env_example_documents_every_setting_and_loads(tmp_path: Path) -> None:
+    from bot.settings import Settings
+
+    example = (ROOT / ".env.example").read_text()
+    for name in [*SPEC_VARIABLES, *(field.upper() for field in Settings.model_fields)]:
+        assert f"\n{name}=" in example, name
+    (tmp_path / ".env").write_text(
+        example.replace("\nDISCORD_TOKEN=\n", "\nDISCORD_TOKEN=abc\n").replace(
+            "SUNO_API_BASE_URL=https://api.api.box", "SUNO_API_BASE_URL=http://127.0.0.1:8765"
+        )
+    )
+    settings = load_settings()
+    assert settings.callback_public_url is None and settings.suno_api_key is None

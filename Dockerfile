@@ -1,0 +1,29 @@
+# syntax=docker/dockerfile:1
+# Build stage: dependencies first (cached until pyproject.toml changes), then the source.
+FROM python:3.11-slim AS build
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+RUN python -m venv /venv
+WORKDIR /src
+COPY pyproject.toml README.md ./
+# Empty packages let pip resolve and install the pinned dependencies before the code exists.
+RUN mkdir -p bot cogs && touch bot/__init__.py cogs/__init__.py \
+    && /venv/bin/pip install . && /venv/bin/pip uninstall --yes backline
+COPY bot ./bot
+COPY cogs ./cogs
+RUN /venv/bin/pip install --no-deps .
+
+# Run stage: no compilers, no source tree, an unprivileged user.
+FROM python:3.11-slim
+RUN useradd --system --uid 10001 --home-dir /nonexistent --shell /usr/sbin/nologin backline \
+    && mkdir /data && chown backline /data
+COPY --from=build /venv /venv
+ENV PATH=/venv/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    DATABASE_URL=sqlite:////data/backline.db
+USER backline
+WORKDIR /data
+VOLUME ["/data"]
+EXPOSE 8080
+HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
+    CMD ["python", "-c", "import os, sys, urllib.request as u; port = os.environ.get('CALLBACK_PORT', '8080'); sys.exit(u.urlopen(f'http://127.0.0.1:{port}/healthz', timeout=4).status != 200)"]
+CMD ["python", "-m", "bot"]
