@@ -464,7 +464,9 @@ async def test_rate_limit_holds_under_300_submissions(
     )
     async with Simulator(config) as sim:
         port = RecordingPort()
-        client = make_client(session, sim.base_url, limit=20, period=0.25, max_retries=0)
+        client = make_client(
+            session, sim.base_url, limit=20, period=0.25, max_retries=0, margin=0.15
+        )
         svc = await start_service(db_path, client, port)
         svc.task_timeout = 120
         await svc.resume()

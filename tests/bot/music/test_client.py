@@ -199,7 +199,9 @@ async def test_rate_limiter_holds_a_burst_of_100(session: aiohttp.ClientSession)
     async with Simulator(
         SimulatorConfig(rate_limit=20, rate_period=0.3, check_upload=False)
     ) as sim:
-        client = make_client(session, sim.base_url, limit=20, period=0.3, max_retries=0)
+        client = make_client(
+            session, sim.base_url, limit=20, period=0.3, max_retries=0, margin=0.15
+        )
         results = await asyncio.gather(*(client.get_credits() for _ in range(100)))
     assert len(results) == 100
     assert sim.rejections == 0
