@@ -20,6 +20,9 @@ USER_AGENT = "backline (+https://github.com/backline-bot)"
 
 
 def setup_logging(level: str) -> None:
+    # backline never joins voice: the warnings about missing voice libraries are noise.
+    discord.VoiceClient.warn_nacl = False
+    discord.VoiceClient.warn_dave = False
     logging.basicConfig(
         level=level,
         stream=sys.stdout,
@@ -63,6 +66,12 @@ def main() -> int:
     except discord.LoginFailure:
         print("backline: DISCORD_TOKEN was refused by Discord", file=sys.stderr)
         return 2
+    except aiohttp.ClientConnectionError as exc:
+        print(
+            f"backline: cannot reach Discord ({type(exc).__name__}); check the network",
+            file=sys.stderr,
+        )
+        return 1
     except StoreError as exc:
         print(f"backline: {exc}", file=sys.stderr)
         return 2
