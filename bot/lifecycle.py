@@ -135,6 +135,15 @@ _STAGE_OF_STATUS = {
 }
 
 
+def _alternate(first: list[TaskRow], second: list[TaskRow]) -> list[TaskRow]:
+    """first[0], second[0], first[1], second[1], ... then the rest of the longer list."""
+    merged: list[TaskRow] = []
+    for pair in zip(first, second, strict=False):
+        merged.extend(pair)
+    shorter = min(len(first), len(second))
+    return merged + first[shorter:] + second[shorter:]
+
+
 def _safe_url(url: str) -> str:
     """A URL from the API is used only if it is plain http(s) with a host."""
     try:
@@ -294,8 +303,11 @@ class Lifecycle:
         delay = 1.0 if next_due is None else min(1.0, max(0.0, next_due - self._clock()))
         if delay <= 0:
             delay = 0.25  # due work is in flight or waits for a free worker
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancel that
+        # lands as the wake event is set (stop() wakes the loop), and stop() then hangs.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), delay)
+            async with asyncio.timeout(delay):
+                await self._wake.wait()
         self._wake.clear()
 
     async def _round(self) -> None:
@@ -305,7 +317,15 @@ class Lifecycle:
             await self._expire(now)
         free = self._api_slots - len(self._busy_tasks)
         if free > 0:
-            for task in await self.store.due_tasks(now, free, exclude=self._busy_tasks):
+            # Polls and submissions take turns: a burst of requests must not starve the
+            # polls of tasks already paid for, nor the reverse.
+            polls = await self.store.due_tasks(
+                now, free, state="following", exclude=self._busy_tasks
+            )
+            submits = await self.store.due_tasks(
+                now, free, state="queued", exclude=self._busy_tasks
+            )
+            for task in _alternate(polls, submits)[:free]:
                 self._spawn(self._busy_tasks, task.id, self._advance(task))
         free = self._delivery_slots - len(self._busy_cards) - len(self._busy_tracks)
         if free > 0:
@@ -336,14 +356,28 @@ class Lifecycle:
         worker.add_done_callback(self._workers.discard)
 
     async def _expire(self, now: float) -> None:
-        minutes = round(self.task_timeout / 60)
-        reason = f"The music service did not finish within {minutes} minutes."
-        for task_id in await self.store.expired_tasks(now - self.task_timeout):
-            if task_id not in self._busy_tasks and await self.store.fail_task(
-                task_id, reason, now=now, can_retry=True
-            ):
-                log.warning("task %d timed out", task_id)
-                await self._queue_moved(now)
+        for task in await self.store.expired_tasks(now - self.task_timeout):
+            if task.id in self._busy_tasks:
+                continue
+            if task.state == "following":
+                # One last look: the task may have finished while its polls waited.
+                self._spawn(self._busy_tasks, task.id, self._last_check(task))
+            else:
+                minutes = round(self.task_timeout / 60)
+                reason = f"The bot was too busy to send this request within {minutes} minutes."
+                await self._fail(task.id, reason, can_retry=True)
+
+    async def _last_check(self, task: TaskRow) -> None:
+        await self._poll(task)
+        fresh = await self.store.get_task(task.id)
+        if fresh is not None and fresh.active:
+            minutes = round(self.task_timeout / 60)
+            log.warning("task %d timed out", task.id)
+            await self._fail(
+                task.id,
+                f"The music service did not finish within {minutes} minutes.",
+                can_retry=True,
+            )
 
     # -- API work ------------------------------------------------------------------------
 
@@ -455,8 +489,7 @@ class Lifecycle:
 
     async def _queue_moved(self, now: float) -> None:
         """The line moved: the first cards in it show a new place."""
-        queued = await self.store.queued_task_ids()
-        await self.store.mark_card_dirty(queued[:QUEUE_REDRAW], now)
+        await self.store.mark_card_dirty(await self.store.queued_task_ids(QUEUE_REDRAW), now)
 
     # -- Discord-side work through the port ----------------------------------------------
 

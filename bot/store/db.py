@@ -292,14 +292,16 @@ class Store:
             (thread_id, card_message_id, time.time(), task_id),
         )
 
-    async def due_tasks(self, now: float, limit: int, exclude: Iterable[int] = ()) -> list[TaskRow]:
-        """Active tasks whose next check is due, oldest due first."""
+    async def due_tasks(
+        self, now: float, limit: int, *, state: str, exclude: Iterable[int] = ()
+    ) -> list[TaskRow]:
+        """Tasks in `state` whose next check is due, oldest due first."""
         skip = tuple(exclude)
         marks = ",".join("?" * len(skip))
         return await self._tasks(
-            "WHERE state IN ('queued', 'submitting', 'following') AND next_check_at <= ? "
+            "WHERE state = ? AND next_check_at <= ? "
             f"{f'AND id NOT IN ({marks})' if skip else ''} ORDER BY next_check_at LIMIT ?",
-            (now, *skip, limit),
+            (state, now, *skip, limit),
         )
 
     async def next_due_at(self) -> float | None:
@@ -313,13 +315,14 @@ class Store:
             "  AND ready_at IS NOT NULL)"
         )
 
-    async def expired_tasks(self, created_before: float) -> list[int]:
-        async with self._conn.execute(
-            "SELECT id FROM tasks WHERE state IN ('queued', 'submitting', 'following') "
-            "AND created_at < ?",
-            (created_before,),
-        ) as cursor:
-            return [row[0] for row in await cursor.fetchall()]
+    async def expired_tasks(self, started_before: float, limit: int = 100) -> list[TaskRow]:
+        """Active tasks older than the cut-off: counted from the submission once there is
+        one (the paid part), from the request while it waits in the queue."""
+        return await self._tasks(
+            "WHERE state IN ('queued', 'submitting', 'following') "
+            "AND coalesce(submitted_at, created_at) < ? ORDER BY id LIMIT ?",
+            (started_before, limit),
+        )
 
     async def claim_for_submit(self, task_id: int, now: float) -> bool:
         """queued → submitting, counted; False if someone else moved it first."""
@@ -481,9 +484,10 @@ class Store:
             (task_id,),
         )
 
-    async def queued_task_ids(self) -> list[int]:
+    async def queued_task_ids(self, limit: int) -> list[int]:
+        """The first `limit` tasks in line."""
         async with self._conn.execute(
-            "SELECT id FROM tasks WHERE state = 'queued' ORDER BY id"
+            "SELECT id FROM tasks WHERE state = 'queued' ORDER BY id LIMIT ?", (limit,)
         ) as cursor:
             return [row[0] for row in await cursor.fetchall()]
 
