@@ -357,15 +357,9 @@ class Lifecycle:
 
     async def _expire(self, now: float) -> None:
         for task in await self.store.expired_tasks(now - self.task_timeout):
-            if task.id in self._busy_tasks:
-                continue
-            if task.state == "following":
+            if task.id not in self._busy_tasks:
                 # One last look: the task may have finished while its polls waited.
                 self._spawn(self._busy_tasks, task.id, self._last_check(task))
-            else:
-                minutes = round(self.task_timeout / 60)
-                reason = f"The bot was too busy to send this request within {minutes} minutes."
-                await self._fail(task.id, reason, can_retry=True)
 
     async def _last_check(self, task: TaskRow) -> None:
         await self._poll(task)

@@ -315,13 +315,12 @@ class Store:
             "  AND ready_at IS NOT NULL)"
         )
 
-    async def expired_tasks(self, started_before: float, limit: int = 100) -> list[TaskRow]:
-        """Active tasks older than the cut-off: counted from the submission once there is
-        one (the paid part), from the request while it waits in the queue."""
+    async def expired_tasks(self, submitted_before: float, limit: int = 100) -> list[TaskRow]:
+        """Submitted tasks still running past the cut-off. Time waiting in the queue does
+        not count: a queued request is never dropped."""
         return await self._tasks(
-            "WHERE state IN ('queued', 'submitting', 'following') "
-            "AND coalesce(submitted_at, created_at) < ? ORDER BY id LIMIT ?",
-            (started_before, limit),
+            "WHERE state = 'following' AND submitted_at < ? ORDER BY submitted_at LIMIT ?",
+            (submitted_before, limit),
         )
 
     async def claim_for_submit(self, task_id: int, now: float) -> bool:

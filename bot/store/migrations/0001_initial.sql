@@ -41,8 +41,7 @@ CREATE TABLE tasks (
     CHECK (state IN ('queued', 'submitting') OR state = 'failed' OR api_task_id IS NOT NULL)
 );
 CREATE INDEX tasks_due ON tasks (next_check_at) WHERE state IN ('queued', 'submitting', 'following');
-CREATE INDEX tasks_age ON tasks (coalesce(submitted_at, created_at))
-    WHERE state IN ('queued', 'submitting', 'following');
+CREATE INDEX tasks_running ON tasks (submitted_at) WHERE state = 'following';
 CREATE INDEX tasks_queue ON tasks (id) WHERE state = 'queued';
 CREATE INDEX tasks_user ON tasks (user_id, id);
 CREATE INDEX tasks_card ON tasks (card_retry_at) WHERE card_dirty = 1;

@@ -127,3 +127,12 @@ async def test_key_values(store: Store) -> None:
     assert await store.set_value_once("k", "second") == "first"
     await store.set_value("k", "third")
     assert await store.get_value("k") == "third"
+
+
+async def test_only_submitted_tasks_expire(store: Store) -> None:
+    waiting, _ = await store.create_task(task(30), now=1.0)
+    running, _ = await store.create_task(task(31), now=1.0)
+    await store.claim_for_submit(running.id, 2.0)
+    await store.mark_submitted(running.id, "api-3", now=2.0, next_check_at=3.0)
+    assert [t.id for t in await store.expired_tasks(submitted_before=1_000.0)] == [running.id]
+    assert await store.get_task(waiting.id) is not None  # queued requests are never dropped
