@@ -1,0 +1,144 @@
+"""What members see: the status card, track posts and failure notices (pure rendering)."""
+
+from __future__ import annotations
+
+import discord
+
+from bot.lifecycle import TaskView
+from bot.store import TaskRow, TrackRow
+
+EMBED_FIELD_MAX = 1024
+EMBED_TITLE_MAX = 256
+THREAD_NAME_MAX = 100
+
+_COLOURS = {
+    "waiting": discord.Colour.light_grey(),
+    "queued": discord.Colour.blurple(),
+    "generating": discord.Colour.blurple(),
+    "first": discord.Colour.gold(),
+    "done": discord.Colour.green(),
+    "failed": discord.Colour.red(),
+}
+
+
+def card_marker(task_id: int) -> str:
+    """Footer text that lets the bot recognise its own card after a crash."""
+    return f"task #{task_id}"
+
+
+def track_marker(track: TrackRow) -> str:
+    """Footer fragment that identifies a posted track (`find_delivery` looks for it)."""
+    return f"id {track.api_track_id}"
+
+
+def failure_marker(task_id: int) -> str:
+    return f"task #{task_id} · failed"
+
+
+def clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def plain(text: str) -> str:
+    """User or API text shown literally: no markdown, no mention syntax that renders."""
+    return discord.utils.escape_mentions(discord.utils.escape_markdown(text))
+
+
+def duration_text(seconds: float | None) -> str:
+    if seconds is None or seconds < 0:
+        return "unknown"
+    whole = round(seconds)
+    return f"{whole // 60}:{whole % 60:02d}"
+
+
+def span_text(seconds: float) -> str:
+    whole = max(0, round(seconds))
+    minutes, secs = divmod(whole, 60)
+    return f"{minutes} min {secs} s" if minutes else f"{secs} s"
+
+
+def stage_text(view: TaskView) -> str:
+    task = view.task
+    if view.display == "waiting":
+        if view.queue_position:
+            return f"⏳ Waiting to be sent: #{view.queue_position} in line"
+        return "⏳ Sending to the music service…"
+    if view.display == "queued":
+        return "📨 Accepted by the music service, waiting for a free slot"
+    if view.display == "generating":
+        return "🎛️ Generating the instrumental…"
+    if view.display == "first":
+        ready = sum(1 for t in view.tracks if t.ready_at)
+        url = view.stream_url
+        link = f" · [listen now]({url})" if url else ""
+        if task.state == "done":
+            return f"📬 {ready} track(s) ready, posting them{link}"
+        return f"🎧 First track ready{link} · the rest is on its way"
+    if view.display == "done":
+        count = len(view.tracks)
+        return f"✅ Done: {count} track{'s' if count != 1 else ''} posted"
+    reason = task.error or "The music service could not make this track."
+    again = " You can try again." if task.can_retry else ""
+    return f"❌ Failed: {reason}{again}"
+
+
+def card_embed(view: TaskView) -> discord.Embed:
+    task = view.task
+    embed = discord.Embed(
+        title=clip(plain(task.title), EMBED_TITLE_MAX),
+        colour=_COLOURS[view.display],
+        description=stage_text(view),
+    )
+    embed.add_field(name="Requested by", value=f"<@{task.user_id}>", inline=True)
+    embed.add_field(name="Model", value=plain(task.model), inline=True)
+    if task.completed_at is not None:
+        elapsed = f"took {span_text(task.completed_at - task.created_at)}"
+    else:
+        # A relative timestamp keeps counting on members' screens between card edits.
+        elapsed = f"started <t:{int(task.created_at)}:R>"
+    embed.add_field(name="Time", value=elapsed, inline=True)
+    if view.display == "waiting" and view.queue_position:
+        embed.add_field(name="Queue", value=f"#{view.queue_position} in line", inline=True)
+    embed.add_field(name="Tags", value=clip(plain(task.tags), EMBED_FIELD_MAX), inline=False)
+    embed.set_footer(text=card_marker(task.id))
+    return embed
+
+
+def track_embed(task: TaskRow, track: TrackRow, *, total: int, linked: bool) -> discord.Embed:
+    title = track.title or task.title
+    embed = discord.Embed(
+        title=clip(plain(title), EMBED_TITLE_MAX),
+        url=track.audio_url or None,
+        colour=discord.Colour.green(),
+    )
+    embed.add_field(name="Duration", value=duration_text(track.duration), inline=True)
+    embed.add_field(name="Model", value=plain(task.model), inline=True)
+    tags = track.tags or task.tags
+    embed.add_field(name="Tags", value=clip(plain(tags), EMBED_FIELD_MAX), inline=False)
+    if linked and track.audio_url:
+        embed.add_field(
+            name="Download",
+            value=f"[Too big to upload here: download the audio]({track.audio_url})",
+            inline=False,
+        )
+    if track.image_url:
+        embed.set_thumbnail(url=track.image_url)
+    embed.set_footer(text=f"track {track.position + 1}/{max(total, 1)} · {track_marker(track)}")
+    return embed
+
+
+def failure_embed(task: TaskRow) -> discord.Embed:
+    reason = task.error or "The music service could not make this track."
+    text = reason + (" You can try again with `/instrumental`." if task.can_retry else "")
+    embed = discord.Embed(
+        title=clip(plain(task.title), EMBED_TITLE_MAX),
+        description=text,
+        colour=discord.Colour.red(),
+    )
+    embed.set_footer(text=failure_marker(task.id))
+    return embed
+
+
+def thread_name(title: str) -> str:
+    name = discord.utils.escape_mentions(" ".join(title.split())) or "instrumental"
+    return clip(f"🎵 {name}", THREAD_NAME_MAX)

@@ -1,0 +1,174 @@
+"""Cog tests: the real bot class in simcord, the simulator over HTTP, a real SQLite file.
+
+The lifecycle's scheduler is started from test context (not from `setup_hook`), so simcord's
+settlement ignores it and it runs in real time; tests poll for its effects with
+`wait_until`. Attachment URLs point at a local server that serves simcord's CDN blobs, so
+the simulator fetches and sniffs the uploaded recording for real.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import unquote
+
+import aiohttp
+import discord
+import pytest
+import simcord
+import simcord.backend.cdn
+from aiohttp import web
+
+from bot.app import Backline
+from bot.audio import make_wav
+from bot.settings import Settings
+from bot.simulator import Simulator
+from bot.store import TaskRow
+from tests.conftest import FAST_SCHEDULE, make_client
+
+WAV = make_wav(4.0)  # inside the default 3 s .. 8 min window
+
+
+async def wait_until(
+    predicate: Callable[[], Any], timeout: float = 10.0, step: float = 0.02
+) -> Any:
+    """Poll in real time; returns the first truthy value or fails the test."""
+    end = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > end:
+            raise AssertionError(f"condition not met within {timeout} s")
+        await asyncio.sleep(step)
+
+
+@dataclass
+class CdnServer:
+    """Serves simcord's in-memory attachment blobs over real HTTP."""
+
+    envs: list[simcord.Env] = field(default_factory=list)
+    hits: int = 0
+
+    async def handle(self, request: web.Request) -> web.Response:
+        self.hits += 1
+        for env in reversed(self.envs):
+            # simcord stores the URL with the raw file name; clients send it %-encoded.
+            blob = env.backend.cdn.get(unquote(str(request.url)))
+            if blob is not None:
+                return web.Response(body=blob, content_type="application/octet-stream")
+        return web.Response(status=404)
+
+
+@pytest.fixture
+async def cdn(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[CdnServer]:
+    server = CdnServer()
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", server.handle)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    monkeypatch.setattr(simcord.backend.cdn, "CDN_BASE", f"http://127.0.0.1:{port}")
+    yield server
+    await runner.cleanup()
+
+
+@dataclass
+class Harness:
+    env: simcord.Env
+    simulator: Simulator
+    settings: Settings
+    session: aiohttp.ClientSession
+    bots: list[Backline] = field(default_factory=list)
+
+    @property
+    def bot(self) -> Backline:
+        return self.env.bot  # type: ignore[return-value]
+
+    def new_bot(self) -> Backline:
+        bot = Backline(
+            settings=self.settings,
+            session=self.session,
+            music=make_client(self.session, self.simulator.base_url, limit=100),
+            schedule=FAST_SCHEDULE,
+            run_background=False,
+        )
+        self.bots.append(bot)
+        return bot
+
+    def start_lifecycle(self) -> None:
+        """From test context: simcord's settlement does not wait for the scheduler."""
+        self.bot.lifecycle.start()
+
+    async def restart(self) -> Backline:
+        """A crash and a new process: old scheduler gone, a new bot on the same database."""
+        old = self.bot
+        await old.lifecycle.stop()
+        await self.env.restart_bot(self.new_bot())
+        await old.close()
+        self.start_lifecycle()
+        return self.bot
+
+    async def tasks(self, user_id: int) -> list[TaskRow]:
+        return await self.bot.store.recent_tasks(user_id, 100)
+
+    def submissions(self) -> int:
+        return sum(
+            n for (endpoint, _), n in self.simulator.calls.items() if endpoint == "add-instrumental"
+        )
+
+
+@pytest.fixture
+async def harness(
+    simulator: Simulator,
+    settings: Settings,
+    session: aiohttp.ClientSession,
+    cdn: CdnServer,
+) -> AsyncIterator[Harness]:
+    placeholder = Harness(env=None, simulator=simulator, settings=settings, session=session)  # type: ignore[arg-type]
+    bot = placeholder.new_bot()
+    env = simcord.Env(bot)
+    placeholder.env = env
+    cdn.envs.append(env)
+    await env.start()
+    try:
+        yield placeholder
+    finally:
+        for each in placeholder.bots:
+            if getattr(each, "_ready_once", False):
+                await each.lifecycle.stop()
+        await env.shutdown()
+        for each in placeholder.bots:
+            await each.close()  # simcord never closes a bot: the store is ours to close
+        env._raise_errors_since(env._errors_acknowledged)
+
+
+@dataclass
+class World:
+    guild: Any
+    channel: Any
+    alice: Any
+    bob: Any
+
+
+@pytest.fixture
+def world(harness: Harness) -> World:
+    guild = harness.env.create_guild(name="studio")
+    channel = guild.create_text_channel("music")
+    alice = guild.add_member(harness.env.create_user("alice"))
+    bob = guild.add_member(harness.env.create_user("bob"))
+    return World(guild, channel, alice, bob)
+
+
+def bot_messages(channel: Any, bot: discord.Client) -> list[discord.Message]:
+    return [
+        m
+        for m in channel.history()
+        if m.author.id == bot.user.id
+        and m.type in (discord.MessageType.default, discord.MessageType.reply)
+    ]
