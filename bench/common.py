@@ -1,0 +1,421 @@
+"""Shared pieces of the benchmarks: a timing delivery port, a loop-lag probe, memory
+readings, a simulator with varied stage times, a simulator in a child process, and the
+plain-text report every script prints.
+
+Benchmarks run the real code (Lifecycle, MusicClient, RateLimiter, SQLite store, the
+simulator over HTTP on 127.0.0.1); only Discord is replaced, by `TimingPort`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import math
+import multiprocessing
+import random
+import shlex
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from pydantic import SecretStr
+
+from bot.lifecycle import PollSchedule, TaskView
+from bot.music import MusicClient, RateLimiter
+from bot.simulator import SimTask, Simulator, SimulatorConfig
+from bot.store import NewTask, TaskRow, TrackRow
+
+API_KEY = "bench-key-0123456789abcdef"
+# The simulators here run with check_upload=False: nothing fetches this URL.
+UPLOAD_URL = "https://cdn.example.invalid/attachments/voice.wav"
+NO_CALLBACK_URL = "https://callbacks.invalid/backline"  # what the bot sends without callbacks
+
+# -- small helpers ---------------------------------------------------------------------------
+
+
+def quiet_logging() -> None:
+    """Warnings and errors only (the lifecycle logs every task at INFO)."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+
+
+def percentile(values: Sequence[float], p: float) -> float:
+    """Linear-interpolated percentile (p in 0..100); NaN for no values."""
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    rank = (len(ordered) - 1) * p / 100
+    low = math.floor(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+def proc_status_mb(key: str = "VmRSS") -> float:
+    """A memory figure of this process from /proc/self/status (VmRSS, VmHWM), in MiB."""
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) / 1024
+    return math.nan
+
+
+class RecordingLimiter(RateLimiter):
+    """The client's RateLimiter, also noting when each call was let through."""
+
+    def __init__(self, limit: int, period: float, *, margin: float) -> None:
+        super().__init__(limit, period, margin=margin)
+        self.departures: list[float] = []
+
+    async def acquire(self) -> float:
+        waited = await super().acquire()
+        self.departures.append(time.monotonic())
+        return waited
+
+
+def make_client(
+    session: aiohttp.ClientSession,
+    base_url: str,
+    *,
+    limit: int = 20,
+    period: float = 10.0,
+    margin: float = 0.25,
+    backoff: float = 1.0,
+    api_key: str = API_KEY,
+) -> MusicClient:
+    """The production client (time-out 30 s, 3 retries), with the limiter's window given."""
+    return MusicClient(
+        session,
+        base_url=base_url,
+        api_key=SecretStr(api_key),
+        limiter=RecordingLimiter(limit, period, margin=margin),
+        backoff=backoff,
+    )
+
+
+def record_arrivals(sim: Simulator) -> list[float]:
+    """Note when each API call reached the simulator's rate limiter (time.monotonic())."""
+    arrivals: list[float] = []
+    limiter = sim._limiter  # the simulator's own per-key limiter
+    allow = limiter.allow
+
+    def noting(key: str, now: float, limit: int, period: float) -> bool:
+        arrivals.append(now)
+        return allow(key, now, limit, period)
+
+    limiter.allow = noting  # type: ignore[method-assign]
+    return arrivals
+
+
+def transit_times(client: MusicClient, arrivals: list[float]) -> list[float]:
+    """Seconds from the client's limiter letting a call through to the simulator counting
+    it (k-th departure against k-th arrival). The limiter's margin must cover this."""
+    departures = getattr(client.limiter, "departures", [])
+    return [a - d for a, d in zip(sorted(arrivals), sorted(departures), strict=False)]
+
+
+_interactions = itertools.count(10_000_000)
+
+
+def new_task(user_id: int = 1) -> NewTask:
+    return NewTask(
+        interaction_id=next(_interactions),
+        user_id=user_id,
+        channel_id=7,
+        guild_id=3,
+        upload_url=UPLOAD_URL,
+        input_filename="voice.wav",
+        title="Bench take",
+        tags="lofi, piano",
+        negative_tags="metal",
+        model="V4_5PLUS",
+    )
+
+
+def schedule_walk(
+    schedule: PollSchedule, *, text: float, first: float, complete: float
+) -> list[float]:
+    """Pure arithmetic: the seconds after submission at which the lifecycle polls a task
+    with these stage times (no callbacks, no rate-limit wait); the last poll sees it done."""
+    polls: list[float] = []
+    elapsed = schedule.first_check
+    while True:
+        polls.append(elapsed)
+        if elapsed >= complete:
+            return polls
+        stage = "first" if elapsed >= first else "text" if elapsed >= text else "pending"
+        elapsed += schedule.next_delay(elapsed, stage=stage, callbacks=False)
+
+
+# -- the delivery port -------------------------------------------------------------------------
+
+
+@dataclass
+class TimingPort:
+    """DeliveryPort in memory: records when each track was posted (time.monotonic())."""
+
+    delivered_at: dict[tuple[str, str], float] = field(default_factory=dict)
+    posts: int = 0
+    shows: int = 0
+    expected_posts: int | None = None
+    all_posted: asyncio.Event = field(default_factory=asyncio.Event)
+    _message_ids: itertools.count = field(default_factory=lambda: itertools.count(1))
+    _ids: dict[tuple[str, str], int] = field(default_factory=dict)
+
+    async def show(self, view: TaskView) -> None:
+        self.shows += 1
+
+    async def deliver(self, task: TaskRow, track: TrackRow) -> int:
+        key = (task.api_task_id or "", track.api_track_id)
+        self.delivered_at.setdefault(key, time.monotonic())
+        self.posts += 1
+        message_id = next(self._message_ids)
+        self._ids.setdefault(key, message_id)
+        if self.expected_posts is not None and len(self.delivered_at) >= self.expected_posts:
+            self.all_posted.set()
+        return message_id
+
+    async def find_delivery(self, task: TaskRow, track: TrackRow) -> int | None:
+        return self._ids.get((task.api_task_id or "", track.api_track_id))
+
+    @property
+    def duplicates(self) -> int:
+        return self.posts - len(self.delivered_at)
+
+
+def ready_time(sim_task: SimTask, track_id: str) -> float | None:
+    """time.monotonic() at which the simulator made this track's audio available."""
+    _, first, complete = sim_task.delays
+    for index, track in enumerate(sim_task.tracks):
+        if track.track_id == track_id:
+            return sim_task.created_mono + (first if index == 0 else complete)
+    return None
+
+
+def delivery_latencies(sim: Simulator, port: TimingPort) -> tuple[list[float], list[float]]:
+    """(all tracks, first track of each task): seconds from the simulator making the audio
+    available to the port posting it."""
+    every: list[float] = []
+    firsts: list[float] = []
+    for (api_task_id, track_id), posted in port.delivered_at.items():
+        sim_task = sim.tasks.get(api_task_id)
+        if sim_task is None:
+            continue
+        ready = ready_time(sim_task, track_id)
+        if ready is None:
+            continue
+        every.append(posted - ready)
+        if sim_task.tracks[0].track_id == track_id:
+            firsts.append(posted - ready)
+    return every, firsts
+
+
+def api_calls(calls: Any, endpoint: str, code: int | None = None) -> int:
+    """Count from a simulator's `calls` Counter keyed by (endpoint, code)."""
+    return sum(n for (ep, c), n in calls.items() if ep == endpoint and (code is None or c == code))
+
+
+# -- the event-loop lag probe -----------------------------------------------------------------
+
+
+class LagProbe:
+    """Sleeps `interval` in a loop and records how late it woke up (seconds)."""
+
+    def __init__(self, interval: float = 0.010) -> None:
+        self.interval = interval
+        self.samples: list[float] = []
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="lag-probe")
+
+    async def _run(self) -> None:
+        while True:
+            started = time.perf_counter()
+            await asyncio.sleep(self.interval)
+            self.samples.append(time.perf_counter() - started - self.interval)
+
+    def mark(self) -> int:
+        return len(self.samples)
+
+    def since(self, mark: int, until: int | None = None) -> list[float]:
+        return self.samples[mark:until]
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+
+# -- simulators ---------------------------------------------------------------------------------
+
+
+class VariedSimulator(Simulator):
+    """A Simulator whose every submission draws its own stage times.
+
+    The simulator copies its timing settings into each task at submission, so setting them
+    just before each task is created gives each task its own timeline. (This hooks the
+    simulator's task factory; the HTTP behaviour is the simulator's own.)
+    """
+
+    def __init__(
+        self, config: SimulatorConfig, draw: Callable[[], tuple[float, float, float]]
+    ) -> None:
+        super().__init__(config)
+        self._draw = draw
+
+    def _create_task(self, body: dict[str, Any]) -> SimTask:
+        cfg = self.config
+        cfg.text_delay, cfg.first_delay, cfg.complete_delay = self._draw()
+        return super()._create_task(body)
+
+
+def varied_timeline(
+    rng: random.Random, scale: float, *, complete: tuple[float, float] = (120.0, 240.0)
+) -> Callable[[], tuple[float, float, float]]:
+    """Stage times as the API shows them, scaled: text after 20-40 s, done after 2-4 min,
+    the first track half-way between (the simulator's default 30/90/150 has that shape)."""
+
+    def draw() -> tuple[float, float, float]:
+        text = rng.uniform(20.0, 40.0)
+        done = rng.uniform(*complete)
+        first = text + (done - text) / 2
+        return text * scale, first * scale, done * scale
+
+    return draw
+
+
+def _serve_simulator(config: dict[str, Any], pipe: Any) -> None:
+    """Child process body: a Simulator plus two bench-only routes, until terminated."""
+    logging.basicConfig(level=logging.ERROR)
+    asyncio.run(_simulator_main(config, pipe))
+
+
+async def _simulator_main(config: dict[str, Any], pipe: Any) -> None:
+    sim = Simulator(SimulatorConfig(**config))
+
+    async def stats(_: web.Request) -> web.Response:
+        calls = [[endpoint, code, n] for (endpoint, code), n in sim.calls.items()]
+        return web.json_response(
+            {"calls": calls, "rejections": sim.rejections, "tasks": len(sim.tasks)}
+        )
+
+    async def configure(request: web.Request) -> web.Response:
+        for name, value in (await request.json()).items():
+            setattr(sim.config, name, value)
+        return web.json_response({"ok": True})
+
+    sim.app.router.add_get("/_bench/stats", stats)
+    sim.app.router.add_post("/_bench/config", configure)
+    await sim.start()
+    pipe.send(sim.base_url)
+    await asyncio.Event().wait()
+
+
+class SimulatorProcess:
+    """The simulator in its own process, so the bot process's memory and event loop are the
+    bot's alone (as in production, where the API is remote)."""
+
+    def __init__(self, **config: Any) -> None:
+        self._config = config
+        self._process: multiprocessing.process.BaseProcess | None = None
+        self.base_url = ""
+
+    def start(self) -> str:
+        context = multiprocessing.get_context("spawn")
+        parent, child = context.Pipe()
+        self._process = context.Process(
+            target=_serve_simulator, args=(self._config, child), daemon=True
+        )
+        self._process.start()
+        if not parent.poll(30):
+            raise RuntimeError("the simulator process did not start")
+        self.base_url = parent.recv()
+        return self.base_url
+
+    async def stats(self, session: aiohttp.ClientSession) -> dict[str, Any]:
+        async with session.get(self.base_url + "/_bench/stats") as response:
+            data = await response.json()
+        data["calls"] = {(endpoint, code): n for endpoint, code, n in data["calls"]}
+        return data
+
+    async def configure(self, session: aiohttp.ClientSession, **settings: Any) -> None:
+        async with session.post(self.base_url + "/_bench/config", json=settings) as response:
+            response.raise_for_status()
+
+    def stop(self) -> None:
+        if self._process is not None:
+            self._process.terminate()
+            self._process.join(10)
+            self._process = None
+
+
+# -- the report ------------------------------------------------------------------------------
+
+
+@dataclass
+class _Row:
+    name: str
+    value: str
+    target: str
+    result: str
+
+
+class Report:
+    """Command line, parameters, then a table of figures with targets and PASS/MISS."""
+
+    def __init__(self, title: str) -> None:
+        self.title = title
+        self.params: list[tuple[str, str]] = []
+        self.rows: list[_Row] = []
+        self.notes: list[str] = []
+
+    def param(self, name: str, value: object) -> None:
+        self.params.append((name, str(value)))
+
+    def section(self, name: str) -> None:
+        self.rows.append(_Row(f"[{name}]", "", "", ""))
+
+    def figure(
+        self, name: str, value: str, target: str = "", ok: bool | None = None
+    ) -> bool | None:
+        result = "" if ok is None else ("PASS" if ok else "MISS")
+        self.rows.append(_Row(name, value, target, result))
+        return ok
+
+    def note(self, text: str) -> None:
+        self.notes.append(text)
+
+    def render(self) -> str:
+        module = sys.argv[0].rsplit("/", 1)[-1].removesuffix(".py")
+        command = shlex.join(["python", "-m", f"bench.{module}", *sys.argv[1:]])
+        lines = [f"== {self.title} ==", f"command: {command}", "parameters:"]
+        width = max((len(name) for name, _ in self.params), default=0)
+        lines += [f"  {name.ljust(width)}  {value}" for name, value in self.params]
+        headers = ("figure", "value", "target", "result")
+        cols = [
+            max([len(headers[0]), *(len(r.name) for r in self.rows)]),
+            max([len(headers[1]), *(len(r.value) for r in self.rows)]),
+            max([len(headers[2]), *(len(r.target) for r in self.rows)]),
+            6,
+        ]
+        lines.append("")
+        lines.append("  ".join(h.ljust(w) for h, w in zip(headers, cols, strict=True)).rstrip())
+        lines.append("  ".join("-" * w for w in cols))
+        for row in self.rows:
+            cells = (row.name, row.value, row.target, row.result)
+            lines.append("  ".join(c.ljust(w) for c, w in zip(cells, cols, strict=True)).rstrip())
+        if self.notes:
+            lines.append("")
+            lines += [f"note: {text}" for text in self.notes]
+        return "\n".join(lines)
+
+    def print(self) -> None:
+        print(self.render(), flush=True)
+
+
+def seconds(value: float, digits: int = 2) -> str:
+    return "n/a" if math.isnan(value) else f"{value:.{digits}f} s"
