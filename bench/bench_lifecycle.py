@@ -74,13 +74,6 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-async def all_final(store: Store) -> bool:
-    counts = await store.count_by_state()
-    if set(counts) - {"done", "failed"}:
-        return False
-    return not await store.due_deliveries(time.time() + 1e6, 1)
-
-
 async def run_many(args: argparse.Namespace, report: Report) -> None:
     scale = args.scale
     rng = random.Random(args.seed)
@@ -167,7 +160,7 @@ async def run_many(args: argparse.Namespace, report: Report) -> None:
             finished = False
             while time.monotonic() < deadline:
                 await asyncio.sleep(0.2)
-                if feeder.done() and await all_final(store):
+                if feeder.done() and await store.is_idle():
                     finished = True
                     break
             wall = time.monotonic() - started

@@ -490,6 +490,15 @@ class Store:
         ) as cursor:
             return [row[0] for row in await cursor.fetchall()]
 
+    async def is_idle(self) -> bool:
+        """No task still active and no finished track waiting to be delivered."""
+        return not await self._scalar(
+            "SELECT EXISTS (SELECT 1 FROM tasks"
+            "  WHERE state IN ('queued', 'submitting', 'following'))"
+            " OR EXISTS (SELECT 1 FROM tracks"
+            "  WHERE delivery != 'delivered' AND ready_at IS NOT NULL)"
+        )
+
     async def count_by_state(self) -> dict[str, int]:
         async with self._conn.execute("SELECT state, count(*) FROM tasks GROUP BY state") as cursor:
             return {state: count for state, count in await cursor.fetchall()}
