@@ -479,3 +479,21 @@ async def test_rate_limit_holds_under_300_submissions(
     assert submissions(sim) == 300
     assert len(port.posted) == 600 and set(port.copies()) == {1}
     assert len(tasks) == 300
+
+
+async def test_a_burst_of_requests_does_not_starve_paid_tasks(
+    db_path: Path, session: aiohttp.ClientSession, uploads: str
+) -> None:
+    config = SimulatorConfig(api_key=API_KEY, rate_limit=20, rate_period=0.5, check_upload=False,
+                             audio_seconds=0.2, credits=1e6, **FAST)  # fmt: skip
+    async with Simulator(config) as sim:
+        port = RecordingPort()
+        client = make_client(session, sim.base_url, limit=20, period=0.5, margin=0.15)
+        svc = await start_service(db_path, client, port)
+        # 300 requests wait in line (about eight seconds of submissions at this limit).
+        burst = [(await svc.request(new_task(f"{uploads}/voice.wav")))[0] for _ in range(300)]
+        await svc.resume()
+        await settled(svc, burst[0].id)  # the first one submitted is paid for: follow it
+        still_queued = (await svc.store.count_by_state()).get("queued", 0)
+        await die(svc)
+    assert still_queued >= 150  # its polls did not wait for the whole line
