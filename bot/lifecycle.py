@@ -211,15 +211,13 @@ class Lifecycle:
             self.wake()
         return task, created
 
-    async def queue_position(self, task_id: int) -> int | None:
-        return await self.store.queue_position(task_id)
-
     async def view(self, task_id: int) -> TaskView | None:
         task = await self.store.get_task(task_id)
-        if task is None:
-            return None
-        tracks = await self.store.tracks_for_task(task_id)
-        position = await self.store.queue_position(task_id) if task.state == "queued" else None
+        return None if task is None else await self._view_of(task)
+
+    async def _view_of(self, task: TaskRow) -> TaskView:
+        tracks = await self.store.tracks_for_task(task.id)
+        position = await self.store.queue_position(task.id) if task.state == "queued" else None
         return TaskView(task, tracks, display_of(task, tracks), position)
 
     async def handle_callback(self, event: CallbackEvent) -> CallbackOutcome:
@@ -230,7 +228,7 @@ class Lifecycle:
         now = self._clock()
         if event.stage == "error" or event.code != 200:
             reason = CALLBACK_ERROR_REASONS.get(event.code, "The music service reported an error.")
-            done = await self.store.fail_task(task.id, reason, now=now)
+            done = await self.store.fail_task(task.id, reason, now=now, can_retry=True)
             self.wake()
             return "failed" if done else "duplicate"
         tracks = [_track_data(t) for t in event.tracks]
@@ -255,6 +253,10 @@ class Lifecycle:
     @property
     def alive(self) -> bool:
         return self._loop_task is not None and not self._loop_task.done()
+
+    def healthy(self, stale_after: float) -> bool:
+        """Running, and a scheduler round finished within `stale_after` seconds."""
+        return self.alive and self._clock() - self.heartbeat < stale_after
 
     async def resume(self) -> None:
         """At start-up: settle what a crash left behind, then start the scheduler."""
@@ -489,10 +491,8 @@ class Lifecycle:
 
     async def _show(self, task: TaskRow) -> None:
         assert self.port is not None
-        tracks = await self.store.tracks_for_task(task.id)
-        position = await self.store.queue_position(task.id) if task.state == "queued" else None
         try:
-            await self.port.show(TaskView(task, tracks, display_of(task, tracks), position))
+            await self.port.show(await self._view_of(task))
         except Exception:
             log.warning("task %d: status card update failed", task.id, exc_info=True)
             await self.store.card_failed(task.id, self._clock() + self.schedule.backoff(2))

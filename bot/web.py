@@ -110,12 +110,10 @@ class WebServer:
         return web.json_response({"code": 200, "msg": "ok"})
 
     async def health(self) -> dict[str, bool]:
-        lifecycle = self.lifecycle
-        beat_age = lifecycle._clock() - lifecycle.heartbeat
         return {
-            "store": await lifecycle.store.ping(),
+            "store": await self.lifecycle.store.ping(),
             "gateway": self._gateway_connected(),
-            "scheduler": lifecycle.alive and beat_age < HEARTBEAT_STALE,
+            "scheduler": self.lifecycle.healthy(HEARTBEAT_STALE),
         }
 
     async def healthz(self, request: web.Request) -> web.Response:

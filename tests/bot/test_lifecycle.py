@@ -442,7 +442,7 @@ async def test_queue_positions(db_path: Path, music: MusicClient, uploads: str) 
     port = RecordingPort()
     svc = await start_service(db_path, music, port)
     tasks = [(await svc.request(new_task(f"{uploads}/voice.wav")))[0] for _ in range(3)]
-    assert [await svc.queue_position(t.id) for t in tasks] == [1, 2, 3]
+    assert [(await svc.view(t.id)).queue_position for t in tasks] == [1, 2, 3]
     view = await svc.view(tasks[2].id)
     assert view is not None and view.display == "waiting" and view.queue_position == 3
     await die(svc)
