@@ -14,6 +14,9 @@ from bot.settings import Settings, load_settings
 from bot.simulator import Simulator, SimulatorConfig
 from bot.store import Store
 
+# The Discord side (simcord, the bot, a CDN for attachments) for tests of bot/app and cogs/.
+pytest_plugins = ["tests.harness"]
+
 API_KEY = "test-key-0123456789abcdef"
 
 # Seconds instead of minutes: text 0.1 s, first 0.2 s, complete 0.3 s after submission.

@@ -1,4 +1,5 @@
-"""Cog tests: the real bot class in simcord, the simulator over HTTP, a real SQLite file.
+"""Discord-side fixtures for the bot/app and cogs tests: the real bot class in simcord,
+the simulator over HTTP, a real SQLite file.
 
 The lifecycle's scheduler is started from test context (not from `setup_hook`), so simcord's
 settlement ignores it and it runs in real time; tests poll for its effects with

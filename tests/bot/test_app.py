@@ -1,0 +1,75 @@
+"""The bot class in real discord.py (simcord): command sync on change, the error handler."""
+
+from __future__ import annotations
+
+import logging
+
+import discord
+import pytest
+from discord import app_commands
+
+from bot.app import APOLOGY, Refusal
+from tests.harness import Harness, World
+
+
+def command_syncs(harness: Harness) -> list[str]:
+    return [
+        r.path
+        for r in harness.env.http_requests
+        if r.method == "PUT" and r.path.endswith("/commands")
+    ]
+
+
+async def test_commands_sync_only_when_they_change(harness: Harness) -> None:
+    assert len(command_syncs(harness)) == 1  # the first start
+    await harness.restart()  # same definitions: nothing to sync
+    assert len(command_syncs(harness)) == 1
+    assert await harness.bot.sync_commands() == []
+
+    @app_commands.command(name="ping")
+    async def ping(interaction: discord.Interaction) -> None:
+        """Answer."""
+        await interaction.response.send_message("pong", ephemeral=True)
+
+    harness.bot.tree.add_command(ping)
+    assert await harness.bot.sync_commands() == ["global"]
+    assert len(command_syncs(harness)) == 2
+
+
+async def test_dev_guild_gets_its_own_sync(harness: Harness) -> None:
+    harness.bot.settings.dev_guild_id = 4242
+    assert await harness.bot.sync_commands() == ["guild 4242"]
+    assert await harness.bot.sync_commands() == []
+    assert any("/guilds/4242/commands" in path for path in command_syncs(harness))
+
+
+async def test_expected_and_unexpected_errors(
+    harness: Harness, world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    @app_commands.command(name="refuse")
+    async def refuse(interaction: discord.Interaction) -> None:
+        """Refuse."""
+        raise Refusal("That is not possible here.")
+
+    @app_commands.command(name="crash")
+    async def crash(interaction: discord.Interaction) -> None:
+        """Crash."""
+        await interaction.response.defer(ephemeral=True)
+        raise RuntimeError("boom with test-discord-token")
+
+    harness.bot.tree.add_command(refuse)
+    harness.bot.tree.add_command(crash)
+    await harness.bot.sync_commands()
+
+    refused = await world.alice.slash(world.channel, "refuse")
+    assert refused.ephemeral and refused.response.content == "That is not possible here."
+
+    caplog.set_level(logging.ERROR, logger="bot.app")
+    crashed = await world.alice.slash(world.channel, "crash")
+    assert crashed.ephemeral and crashed.response.content == APOLOGY
+    [record] = [r for r in caplog.records if r.name == "bot.app"]
+    assert f"user {world.alice.id}" in record.getMessage()
+    assert (
+        f"guild {world.guild.id}" in record.getMessage() and "command crash" in record.getMessage()
+    )
+    assert "test-discord-token" not in crashed.response.content
