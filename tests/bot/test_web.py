@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -201,3 +202,13 @@ async def test_secret_is_generated_once_and_kept(store: Store) -> None:
     assert await callback_secret(store, "configured-secret-123456") == "configured-secret-123456"
     assert callback_url(None, first) == NO_CALLBACK_URL
     assert callback_url("https://bot.example/", "abc") == "https://bot.example/callback/abc"
+
+
+async def test_the_callback_secret_never_reaches_the_logs(
+    rig: Rig, simulator: Simulator, uploads: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    task, _ = await rig.service.request(new_task(f"{uploads}/voice.wav"))
+    await settled(rig.service, task.id, timeout=4.0)
+    assert any(c["delivered"] for c in simulator.callbacks_sent)
+    assert "callback" in caplog.text and SECRET not in caplog.text
