@@ -46,6 +46,7 @@ UNCONFIRMED_REASON = (
     "The music service did not confirm this request. To avoid charging twice it was not "
     "sent again: try it once more."
 )
+CALLBACK_MATCH_WAIT = 3.0  # well inside the 15 s the API gives a callback
 QUEUE_REDRAW = 25  # queued cards redrawn when the line moves (the rest show a stale, higher place)
 
 
@@ -192,6 +193,7 @@ class Lifecycle:
         self._api_slots = api_workers
         self._delivery_slots = delivery_workers
         self._busy_tasks: set[int] = set()
+        self._submitting = 0  # submissions whose API task id is not recorded yet
         self._busy_cards: set[int] = set()
         self._busy_tracks: set[int] = set()
         self._workers: set[asyncio.Task[None]] = set()
@@ -222,7 +224,7 @@ class Lifecycle:
 
     async def handle_callback(self, event: CallbackEvent) -> CallbackOutcome:
         """Merge a callback; whichever of callback and poll learns a stage first wins."""
-        task = await self.store.get_task_by_api_id(event.task_id)
+        task = await self._task_for_callback(event.task_id)
         if task is None:
             return "unknown"
         now = self._clock()
@@ -246,6 +248,16 @@ class Lifecycle:
         )
         self.wake()
         return "applied" if changed else "duplicate"
+
+    async def _task_for_callback(self, api_task_id: str) -> TaskRow | None:
+        """A fast callback (an upload refused at once) can beat the recording of the task
+        id it names: while a submission is in flight, look again for a moment."""
+        deadline = asyncio.get_running_loop().time() + CALLBACK_MATCH_WAIT
+        while True:
+            task = await self.store.get_task_by_api_id(api_task_id)
+            if task or not self._submitting or asyncio.get_running_loop().time() > deadline:
+                return task
+            await asyncio.sleep(0.05)
 
     def wake(self) -> None:
         self._wake.set()
@@ -404,6 +416,7 @@ class Lifecycle:
             return
         if not await self.store.claim_for_submit(task.id, now):
             return
+        self._submitting += 1
         try:
             api_task_id = await self.client.submit_add_instrumental(request)
         except MusicError as exc:
@@ -414,10 +427,13 @@ class Lifecycle:
             log.exception("task %d: unexpected error while submitting", task.id)
             await self._fail(task.id, UNCONFIRMED_REASON, can_retry=True)
             return
-        now = self._clock()
-        await self.store.mark_submitted(
-            task.id, api_task_id, now=now, next_check_at=now + self.schedule.first_check
-        )
+        else:
+            now = self._clock()
+            await self.store.mark_submitted(
+                task.id, api_task_id, now=now, next_check_at=now + self.schedule.first_check
+            )
+        finally:
+            self._submitting -= 1
         log.info("task %d submitted as %s", task.id, api_task_id)
         await self._queue_moved(now)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator
@@ -111,10 +112,22 @@ async def test_repeated_and_out_of_order_stages_deliver_once(
     assert rig.port.copies() == [1, 1]
 
 
-async def test_error_callback_fails_the_task(rig: Rig, uploads: str) -> None:
+async def test_error_callback_fails_the_task(
+    rig: Rig, uploads: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The simulator refuses the upload at once: its error callback races the recording of
+    # the task id. Slow that recording down so the callback always wins the race.
+    real = rig.service.store.mark_submitted
+
+    async def slow_mark_submitted(*args: object, **kwargs: object) -> None:
+        await asyncio.sleep(0.3)
+        await real(*args, **kwargs)
+
+    monkeypatch.setattr(rig.service.store, "mark_submitted", slow_mark_submitted)
     task, _ = await rig.service.request(new_task(f"{uploads}/notes.txt"))  # not audio: 451
     done = await settled(rig.service, task.id, timeout=4.0)
     assert done.state == "failed" and "download the recording" in done.error
+    assert done.poll_count == 0  # the callback did it, not a poll
 
 
 COMPLETE = {
