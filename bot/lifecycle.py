@@ -13,9 +13,9 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, replace
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 from urllib.parse import urlsplit
 
 from pydantic import ValidationError
@@ -351,23 +351,20 @@ class Lifecycle:
             for track in await self.store.due_deliveries(now, free, exclude=self._busy_tracks):
                 self._spawn(self._busy_tracks, track.id, self._deliver(track))
 
-    def _spawn(self, busy: set[int], key: int, work: Awaitable[None]) -> None:
+    def _spawn(self, busy: set[int], key: int, work: Coroutine[Any, Any, None]) -> None:
         busy.add(key)
-
-        async def run() -> None:
-            try:
-                await work
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("lifecycle work failed (key %d)", key)
-            finally:
-                busy.discard(key)
-                self.wake()
-
-        worker = asyncio.create_task(run())
+        # The task owns the coroutine from here: cancelled before it starts, it is still closed.
+        worker = asyncio.create_task(work)
         self._workers.add(worker)
-        worker.add_done_callback(self._workers.discard)
+
+        def finished(done: asyncio.Task[None]) -> None:
+            self._workers.discard(done)
+            busy.discard(key)
+            self.wake()
+            if not done.cancelled() and (exc := done.exception()) is not None:
+                log.error("lifecycle work failed (key %d)", key, exc_info=exc)
+
+        worker.add_done_callback(finished)
 
     async def _expire(self, now: float) -> None:
         for task in await self.store.expired_tasks(now - self.task_timeout):
