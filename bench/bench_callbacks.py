@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import tempfile
-import time
 from pathlib import Path
 
 import aiohttp
@@ -30,8 +29,8 @@ from bench.common import (
     TimingPort,
     api_calls,
     delivery_latencies,
+    feed_until_idle,
     make_client,
-    new_task,
     percentile,
     quiet_logging,
     seconds,
@@ -116,24 +115,9 @@ async def run(args: argparse.Namespace, report: Report) -> None:
             svc.port = port
             await svc.resume()
             gap = 0.0 if args.burst else 60.0 / args.rate * scale
-            started = time.monotonic()
-
-            async def feed() -> None:
-                for i in range(args.tasks):
-                    delay = started + i * gap - time.monotonic()
-                    if delay > 0:
-                        await asyncio.sleep(delay)
-                    await svc.request(new_task(USER))
-
-            feeder = asyncio.create_task(feed())
-            finished = False
-            while time.monotonic() < started + args.timeout:
-                await asyncio.sleep(0.2)
-                if feeder.done() and await store.is_idle():
-                    finished = True
-                    break
-            wall = time.monotonic() - started
-            feeder.cancel()
+            finished, wall = await feed_until_idle(
+                svc, tasks=args.tasks, gap=gap, timeout=args.timeout, user_id=USER
+            )
             counts = await store.count_by_state()
             tasks = await store.recent_tasks(USER, limit=args.tasks + 1)
             await svc.stop()

@@ -25,7 +25,7 @@ import aiohttp
 from aiohttp import web
 from pydantic import SecretStr
 
-from bot.lifecycle import PollSchedule, TaskView
+from bot.lifecycle import Lifecycle, PollSchedule, TaskView
 from bot.music import MusicClient, RateLimiter
 from bot.simulator import SimTask, Simulator, SimulatorConfig
 from bot.store import NewTask, TaskRow, TrackRow
@@ -133,6 +133,33 @@ def new_task(user_id: int = 1) -> NewTask:
         negative_tags="metal",
         model="V4_5PLUS",
     )
+
+
+async def feed_until_idle(
+    svc: Lifecycle, *, tasks: int, gap: float, timeout: float, user_id: int = 1
+) -> tuple[bool, float]:
+    """Request `tasks` tasks `gap` seconds apart, then wait until every one is final and
+    delivered. Returns whether that happened within `timeout`, and the wall time."""
+    started = time.monotonic()
+
+    async def feed() -> None:
+        for i in range(tasks):
+            delay = started + i * gap - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            await svc.request(new_task(user_id))
+
+    feeder = asyncio.create_task(feed())
+    finished = False
+    try:
+        while time.monotonic() < started + timeout:
+            await asyncio.sleep(0.2)
+            if feeder.done() and await svc.store.is_idle():
+                finished = True
+                break
+    finally:
+        feeder.cancel()
+    return finished, time.monotonic() - started
 
 
 def schedule_walk(
