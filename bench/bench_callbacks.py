@@ -25,8 +25,8 @@ import aiohttp
 
 from bench.common import (
     API_KEY,
+    MemoryPort,
     Report,
-    TimingPort,
     api_calls,
     delivery_latencies,
     feed_until_idle,
@@ -35,7 +35,7 @@ from bench.common import (
     quiet_logging,
     seconds,
 )
-from bot.lifecycle import Lifecycle, PollSchedule
+from bot.core.tasks import Lifecycle, PollSchedule
 from bot.simulator import Simulator, SimulatorConfig
 from bot.store import Store
 from bot.web import NO_CALLBACK_URL, WebServer, callback_secret, callback_url
@@ -111,7 +111,7 @@ async def run(args: argparse.Namespace, report: Report) -> None:
             )
             await server.start()
             svc.callback_url = callback_url(f"http://127.0.0.1:{server.port}", secret)
-            port = TimingPort()
+            port = MemoryPort(keep_views=False)
             svc.port = port
             await svc.resume()
             gap = 0.0 if args.burst else 60.0 / args.rate * scale

@@ -27,8 +27,8 @@ import aiohttp
 from bench.common import (
     API_KEY,
     NO_CALLBACK_URL,
+    MemoryPort,
     Report,
-    TimingPort,
     VariedSimulator,
     api_calls,
     delivery_latencies,
@@ -43,7 +43,7 @@ from bench.common import (
     transit_times,
     varied_timeline,
 )
-from bot.lifecycle import Lifecycle, PollSchedule
+from bot.core.tasks import Lifecycle, PollSchedule
 from bot.simulator import Simulator, SimulatorConfig
 from bot.store import Store
 
@@ -142,7 +142,7 @@ async def run_many(args: argparse.Namespace, report: Report) -> None:
                 schedule=schedule,
                 task_timeout=20 * 60.0 * scale,
             )
-            port = TimingPort()
+            port = MemoryPort(keep_views=False)
             svc.port = port
             await svc.resume()
             gap = 0.0 if args.burst else 60.0 / args.rate * scale
@@ -246,10 +246,10 @@ async def run_single(args: argparse.Namespace, report: Report) -> None:
                 schedule=schedule.scaled(scale),
                 task_timeout=20 * 60.0 * scale,
             )
-            port = TimingPort(expected_posts=2)
+            port = MemoryPort(expected_posts=2)
             svc.port = port
             await svc.resume()
-            await svc.request(new_task(USER))
+            await svc.request(new_task(user_id=USER))
             async with asyncio.timeout(complete * scale * 3 + 10):
                 await port.all_posted.wait()
             await svc.stop()

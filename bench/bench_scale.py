@@ -31,9 +31,9 @@ import aiohttp
 from bench.common import (
     NO_CALLBACK_URL,
     LagProbe,
+    MemoryPort,
     Report,
     SimulatorProcess,
-    TimingPort,
     api_calls,
     make_client,
     new_task,
@@ -41,7 +41,7 @@ from bench.common import (
     proc_status_mb,
     quiet_logging,
 )
-from bot.lifecycle import Lifecycle, PollSchedule
+from bot.core.tasks import Lifecycle, PollSchedule
 from bot.store import Store
 
 SETUP_KEY = "bench-setup-key-0123456789"
@@ -132,7 +132,7 @@ async def _phases(
     baseline = proc_status_mb("VmRSS")
     store = await Store.open(path)
     setup_client = make_client(http, sim.base_url, limit=1_000_000, period=1.0, api_key=SETUP_KEY)
-    port = TimingPort()
+    port = MemoryPort(keep_views=False)
     # Setup only submits: the first checks come after it, so polls do not take turns with
     # the submissions here (they do in the steady phase).
     svc = Lifecycle(
@@ -146,7 +146,7 @@ async def _phases(
     mark = probe.mark()
     started = time.monotonic()
     for _ in range(n):
-        await svc.request(new_task())
+        await svc.request(new_task(user_id=1))
     recorded = time.monotonic() - started
     await svc.resume()
     submitted_ok = await wait_state(store, "following", n, args.setup_timeout)

@@ -1,15 +1,15 @@
-"""Shared pieces of the benchmarks: a timing delivery port, a loop-lag probe, memory
+"""Shared pieces of the benchmarks: the production client, a loop-lag probe, memory
 readings, a simulator with varied stage times, a simulator in a child process, and the
 plain-text report every script prints.
 
 Benchmarks run the real code (Lifecycle, MusicClient, RateLimiter, SQLite store, the
-simulator over HTTP on 127.0.0.1); only Discord is replaced, by `TimingPort`.
+simulator over HTTP on 127.0.0.1); only Discord is replaced, by `tests.support.port.MemoryPort`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import itertools
+import functools
 import logging
 import math
 import multiprocessing
@@ -18,21 +18,32 @@ import shlex
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 from aiohttp import web
-from pydantic import SecretStr
 
-from bot.lifecycle import Lifecycle, PollSchedule, TaskView
-from bot.music import MusicClient, RateLimiter
+from bot.core.tasks import Lifecycle, PollSchedule
+from bot.music import MusicClient
 from bot.simulator import SimTask, Simulator, SimulatorConfig
-from bot.store import NewTask, TaskRow, TrackRow
+from tests.support import factories
+from tests.support.factories import api_calls, new_task
+from tests.support.port import MemoryPort
+
+__all__ = ["MemoryPort", "api_calls", "new_task"]  # the benchmarks import them from here
 
 API_KEY = "bench-key-0123456789abcdef"
-# The simulators here run with check_upload=False: nothing fetches this URL.
-UPLOAD_URL = "https://cdn.example.invalid/attachments/voice.wav"
+# The production client (time-out 30 s, 3 retries, 1 s backoff, 250 ms limiter margin);
+# the limiter's window and the key are given per benchmark.
+make_client = functools.partial(
+    factories.make_client,
+    timeout=30.0,
+    max_retries=3,
+    backoff=1.0,
+    margin=0.25,
+    api_key=API_KEY,
+)
 NO_CALLBACK_URL = "https://callbacks.invalid/backline"  # what the bot sends without callbacks
 
 # -- small helpers ---------------------------------------------------------------------------
@@ -63,39 +74,6 @@ def proc_status_mb(key: str = "VmRSS") -> float:
     return math.nan
 
 
-class RecordingLimiter(RateLimiter):
-    """The client's RateLimiter, also noting when each call was let through."""
-
-    def __init__(self, limit: int, period: float, *, margin: float) -> None:
-        super().__init__(limit, period, margin=margin)
-        self.departures: list[float] = []
-
-    async def acquire(self) -> float:
-        waited = await super().acquire()
-        self.departures.append(time.monotonic())
-        return waited
-
-
-def make_client(
-    session: aiohttp.ClientSession,
-    base_url: str,
-    *,
-    limit: int = 20,
-    period: float = 10.0,
-    margin: float = 0.25,
-    backoff: float = 1.0,
-    api_key: str = API_KEY,
-) -> MusicClient:
-    """The production client (time-out 30 s, 3 retries), with the limiter's window given."""
-    return MusicClient(
-        session,
-        base_url=base_url,
-        api_key=SecretStr(api_key),
-        limiter=RecordingLimiter(limit, period, margin=margin),
-        backoff=backoff,
-    )
-
-
 def record_arrivals(sim: Simulator) -> list[float]:
     """Note when each API call reached the simulator's rate limiter (time.monotonic())."""
     arrivals: list[float] = []
@@ -117,24 +95,6 @@ def transit_times(client: MusicClient, arrivals: list[float]) -> list[float]:
     return [a - d for a, d in zip(sorted(arrivals), sorted(departures), strict=False)]
 
 
-_interactions = itertools.count(10_000_000)
-
-
-def new_task(user_id: int = 1) -> NewTask:
-    return NewTask(
-        interaction_id=next(_interactions),
-        user_id=user_id,
-        channel_id=7,
-        guild_id=3,
-        upload_url=UPLOAD_URL,
-        input_filename="voice.wav",
-        title="Bench take",
-        tags="lofi, piano",
-        negative_tags="metal",
-        model="V4_5PLUS",
-    )
-
-
 async def feed_until_idle(
     svc: Lifecycle, *, tasks: int, gap: float, timeout: float, user_id: int = 1
 ) -> tuple[bool, float]:
@@ -147,7 +107,7 @@ async def feed_until_idle(
             delay = started + i * gap - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
-            await svc.request(new_task(user_id))
+            await svc.request(new_task(user_id=user_id))
 
     feeder = asyncio.create_task(feed())
     finished = False
@@ -177,42 +137,6 @@ def schedule_walk(
         elapsed += schedule.next_delay(elapsed, stage=stage, callbacks=False)
 
 
-# -- the delivery port -------------------------------------------------------------------------
-
-
-@dataclass
-class TimingPort:
-    """DeliveryPort in memory: records when each track was posted (time.monotonic())."""
-
-    delivered_at: dict[tuple[str, str], float] = field(default_factory=dict)
-    posts: int = 0
-    shows: int = 0
-    expected_posts: int | None = None
-    all_posted: asyncio.Event = field(default_factory=asyncio.Event)
-    _message_ids: itertools.count = field(default_factory=lambda: itertools.count(1))
-    _ids: dict[tuple[str, str], int] = field(default_factory=dict)
-
-    async def show(self, view: TaskView) -> None:
-        self.shows += 1
-
-    async def deliver(self, task: TaskRow, track: TrackRow) -> int:
-        key = (task.api_task_id or "", track.api_track_id)
-        self.delivered_at.setdefault(key, time.monotonic())
-        self.posts += 1
-        message_id = next(self._message_ids)
-        self._ids.setdefault(key, message_id)
-        if self.expected_posts is not None and len(self.delivered_at) >= self.expected_posts:
-            self.all_posted.set()
-        return message_id
-
-    async def find_delivery(self, task: TaskRow, track: TrackRow) -> int | None:
-        return self._ids.get((task.api_task_id or "", track.api_track_id))
-
-    @property
-    def duplicates(self) -> int:
-        return self.posts - len(self.delivered_at)
-
-
 def ready_time(sim_task: SimTask, track_id: str) -> float | None:
     """time.monotonic() at which the simulator made this track's audio available."""
     _, first, complete = sim_task.delays
@@ -222,7 +146,7 @@ def ready_time(sim_task: SimTask, track_id: str) -> float | None:
     return None
 
 
-def delivery_latencies(sim: Simulator, port: TimingPort) -> tuple[list[float], list[float]]:
+def delivery_latencies(sim: Simulator, port: MemoryPort) -> tuple[list[float], list[float]]:
     """(all tracks, first track of each task): seconds from the simulator making the audio
     available to the port posting it."""
     every: list[float] = []
@@ -238,11 +162,6 @@ def delivery_latencies(sim: Simulator, port: TimingPort) -> tuple[list[float], l
         if sim_task.tracks[0].track_id == track_id:
             firsts.append(posted - ready)
     return every, firsts
-
-
-def api_calls(calls: Any, endpoint: str, code: int | None = None) -> int:
-    """Count from a simulator's `calls` Counter keyed by (endpoint, code)."""
-    return sum(n for (ep, c), n in calls.items() if ep == endpoint and (code is None or c == code))
 
 
 # -- the event-loop lag probe -----------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 import sys
 
 import aiohttp
@@ -17,6 +18,7 @@ from bot.store import StoreError
 log = logging.getLogger("bot")
 
 USER_AGENT = "backline (+https://github.com/backline-bot)"
+SECRET_LOGGERS = ("discord.http", "discord.gateway", "discord.webhook", "aiosqlite")
 
 
 def setup_logging(level: str) -> None:
@@ -28,7 +30,11 @@ def setup_logging(level: str) -> None:
         stream=sys.stdout,
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
     )
-    logging.getLogger("discord.http").setLevel(max(logging.INFO, logging.getLevelName(level)))
+    # Loggers that print secrets at DEBUG: interaction tokens (discord.http, discord.gateway),
+    # SQL parameters such as the callback secret (aiosqlite). They never go below INFO.
+    floor = max(logging.INFO, logging.getLevelNamesMapping()[level])
+    for name in SECRET_LOGGERS:
+        logging.getLogger(name).setLevel(floor)
 
 
 def build_music_client(settings: Settings, session: aiohttp.ClientSession) -> MusicClient:
@@ -48,8 +54,26 @@ async def run(settings: Settings) -> None:
         bot = Backline(
             settings=settings, session=session, music=build_music_client(settings, session)
         )
+        stop_on_signals(bot)
         async with bot:
             await bot.start(settings.discord_token.get_secret_value())
+
+
+def stop_on_signals(bot: Backline) -> None:
+    """SIGTERM (docker stop, systemd) and SIGINT (Ctrl-C) close the bot cleanly: no new
+    commands, submissions in flight finish, the store closes, exit code 0. A handler of
+    our own also makes Python as PID 1 in a container honour SIGTERM."""
+    loop = asyncio.get_running_loop()
+    closing: set[asyncio.Task[None]] = set()
+
+    def stop(signum: signal.Signals) -> None:
+        log.info("%s received: stopping", signum.name)
+        task = loop.create_task(bot.close())
+        closing.add(task)
+        task.add_done_callback(closing.discard)
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop, signum)
 
 
 def main() -> int:

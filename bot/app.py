@@ -11,7 +11,9 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.lifecycle import Lifecycle, PollSchedule
+from bot.core.intake import Intake, Rules
+from bot.core.tasks import Lifecycle, PollSchedule
+from bot.errors import Refusal
 from bot.music import MusicClient
 from bot.settings import Settings
 from bot.store import Store
@@ -22,10 +24,39 @@ log = logging.getLogger(__name__)
 EXTENSIONS = ("cogs.instrumental", "cogs.tasks")
 COMMAND_HASH_KEY = "command_hash"
 APOLOGY = "Sorry, something went wrong on our side. It has been logged; please try again later."
+RESTARTING = "I'm restarting right now; please try again in a minute."
+SHUTDOWN_GRACE = 5.0  # seconds a submission on the wire gets to finish when the bot stops
 
 
-class Refusal(app_commands.AppCommandError):
-    """An expected problem with what a member asked: one short sentence, shown only to them."""
+class Tree(app_commands.CommandTree["Backline"]):
+    """The command tree with the bot-wide check and the one voice for errors."""
+
+    async def interaction_check(self, interaction: discord.Interaction[Backline], /) -> bool:
+        """While the bot stops, nothing new starts: the member hears why, privately."""
+        if interaction.client.stopping:
+            await send_private(interaction, RESTARTING)
+            return False
+        return True
+
+    async def on_error(
+        self, interaction: discord.Interaction[Backline], error: app_commands.AppCommandError, /
+    ) -> None:
+        original = getattr(error, "original", error)
+        if isinstance(original, Refusal):
+            message = str(original)
+        elif isinstance(error, app_commands.CommandOnCooldown):
+            message = f"Slow down: try again in {error.retry_after:.0f} seconds."
+        elif isinstance(error, app_commands.CheckFailure):
+            message = str(error) or "You can't use this command here."
+        else:
+            command = interaction.command.qualified_name if interaction.command else "?"
+            log.error(
+                "command %s failed (guild %s, channel %s, user %s)",
+                command, interaction.guild_id, interaction.channel_id, interaction.user.id,
+                exc_info=original,
+            )  # fmt: skip
+            message = APOLOGY
+        await send_private(interaction, message)
 
 
 class Backline(commands.Bot):
@@ -33,6 +64,7 @@ class Backline(commands.Bot):
 
     store: Store
     lifecycle: Lifecycle
+    intake: Intake
     web: WebServer | None
 
     def __init__(
@@ -51,6 +83,7 @@ class Backline(commands.Bot):
             intents=intents,
             allowed_mentions=discord.AllowedMentions.none(),
             help_command=None,
+            tree_cls=Tree,
         )
         self.settings = settings
         self.session = session
@@ -62,6 +95,7 @@ class Backline(commands.Bot):
         # Tests drive the scheduler and the HTTP server themselves.
         self.run_background = run_background
         self.web = None
+        self.stopping = False
         self._ready_once = False
 
     async def setup_hook(self) -> None:
@@ -82,6 +116,7 @@ class Backline(commands.Bot):
             task_timeout=settings.task_timeout,
             callbacks_enabled=public_url is not None,
         )
+        self.intake = Intake(self.lifecycle, lambda: Rules.from_settings(settings))
         self.web = WebServer(
             self.lifecycle,
             secret=secret,
@@ -91,7 +126,6 @@ class Backline(commands.Bot):
         )
         for extension in EXTENSIONS:
             await self.load_extension(extension)
-        self.tree.on_error = self.on_app_command_error
         await self.sync_commands()
         await self.lifecycle.recover()
         if self.run_background:
@@ -100,8 +134,9 @@ class Backline(commands.Bot):
         self._ready_once = True
 
     async def close(self) -> None:
+        self.stopping = True
         if self._ready_once:
-            await self.lifecycle.stop()
+            await self.lifecycle.stop(grace=SHUTDOWN_GRACE)
             if self.web is not None:
                 await self.web.stop()
             await self.store.close()
@@ -121,9 +156,9 @@ class Backline(commands.Bot):
         """Sync globally (and to DEV_GUILD_ID) only when the definitions changed."""
         targets: list[discord.Object | None] = [None]
         if self.settings.dev_guild_id:
-            guild = discord.Object(self.settings.dev_guild_id)
-            self.tree.copy_global_to(guild=guild)
-            targets.append(guild)
+            dev_guild = discord.Object(self.settings.dev_guild_id)
+            self.tree.copy_global_to(guild=dev_guild)
+            targets.append(dev_guild)
         synced = []
         for guild in targets:
             key = COMMAND_HASH_KEY if guild is None else f"{COMMAND_HASH_KEY}:{guild.id}"
@@ -135,28 +170,6 @@ class Backline(commands.Bot):
             synced.append("global" if guild is None else f"guild {guild.id}")
             log.info("application commands synced (%s)", synced[-1])
         return synced
-
-    # -- one voice for errors --------------------------------------------------------------
-
-    async def on_app_command_error(
-        self, interaction: discord.Interaction, error: app_commands.AppCommandError
-    ) -> None:
-        original = getattr(error, "original", error)
-        if isinstance(original, Refusal):
-            message = str(original)
-        elif isinstance(error, app_commands.CommandOnCooldown):
-            message = f"Slow down: try again in {error.retry_after:.0f} seconds."
-        elif isinstance(error, app_commands.CheckFailure):
-            message = str(error) or "You can't use this command here."
-        else:
-            command = interaction.command.qualified_name if interaction.command else "?"
-            log.error(
-                "command %s failed (guild %s, channel %s, user %s)",
-                command, interaction.guild_id, interaction.channel_id, interaction.user.id,
-                exc_info=original,
-            )  # fmt: skip
-            message = APOLOGY
-        await send_private(interaction, message)
 
 
 async def send_private(interaction: discord.Interaction, message: str) -> None:

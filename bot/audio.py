@@ -1,4 +1,4 @@
-"""Small, dependency-light audio helpers: container sniffing, duration probing, test media.
+"""Small, dependency-light audio helpers: sniffing, inspection, duration probing, test media.
 
 Everything here is a pure function with no Discord or network access, so the bot, the
 music-API simulator and the tests can all share it. ``make_wav`` for large sizes is a
@@ -16,6 +16,9 @@ import math
 import struct
 import sys
 import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
 
 import mutagen
 from mutagen import MutagenError
@@ -28,13 +31,9 @@ from mutagen.wave import WAVE
 log = logging.getLogger(__name__)
 
 __all__ = [
-    "SNIFF_BYTES",
-    "make_png",
-    "make_wav",
-    "probe_duration",
-    "sniff_audio",
-    "wav_duration",
-]
+    "SNIFF_BYTES", "AudioInfo", "inspect_audio", "make_png", "make_wav", "probe_duration",
+    "sniff_audio", "wav_duration",
+]  # fmt: skip
 
 #: How many leading bytes ``sniff_audio`` needs at most.
 SNIFF_BYTES = 64
@@ -99,18 +98,18 @@ def _is_mpeg_frame(head: bytes) -> bool:
 
 # Errors mutagen (and the struct/zlib code under it) raise on truncated or hostile input.
 _PROBE_ERRORS = (
-    MutagenError,
-    ValueError,
-    IndexError,
-    KeyError,
-    EOFError,
-    OverflowError,
-    TypeError,
-    ZeroDivisionError,
-    OSError,
-    struct.error,
-)
-_PARSERS = {"wav": WAVE, "mp3": MP3, "flac": FLAC, "aiff": AIFF, "m4a": MP4, "mp4": MP4}
+    MutagenError, ValueError, IndexError, KeyError, EOFError, OverflowError, TypeError,
+    ZeroDivisionError, OSError, struct.error,
+)  # fmt: skip
+# mutagen is untyped: each parser takes a file object and returns its parsed file.
+_PARSERS: dict[str, Callable[[io.BytesIO], Any]] = {
+    "wav": WAVE,
+    "mp3": MP3,
+    "flac": FLAC,
+    "aiff": AIFF,
+    "m4a": MP4,
+    "mp4": MP4,
+}
 
 
 def probe_duration(data: bytes) -> float | None:
@@ -119,19 +118,197 @@ def probe_duration(data: bytes) -> float | None:
     Never raises for bad input. The parser is picked by ``sniff_audio`` first, because
     ``mutagen.File`` scores candidates partly by file name and a BytesIO has none.
     """
-    kind = sniff_audio(data[:SNIFF_BYTES])
+    info = _stream_info(data, sniff_audio(data[:SNIFF_BYTES]))
+    return _positive(getattr(info, "length", None))
+
+
+def _stream_info(data: bytes, kind: str | None) -> object | None:
+    """mutagen's stream info for ``data`` read as ``kind``, or None."""
     if kind is None or kind == "webm":  # mutagen has no Matroska support
         return None
     try:
         parser = _PARSERS.get(kind)
-        info = parser(io.BytesIO(data)) if parser else mutagen.File(io.BytesIO(data))
-        length = getattr(getattr(info, "info", None), "length", None)
+        parsed = parser(io.BytesIO(data)) if parser else mutagen.File(io.BytesIO(data))
     except _PROBE_ERRORS as exc:
         log.debug("could not probe %s audio (%d bytes): %r", kind, len(data), exc)
         return None
-    if not isinstance(length, int | float) or not math.isfinite(length) or length <= 0:
+    return getattr(parsed, "info", None)
+
+
+def _positive(value: object) -> float | None:
+    if not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
         return None
-    return float(length)
+    return float(value)
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    """What ``inspect_audio`` is sure of: the container, and the length when it is known."""
+
+    kind: str
+    duration: float | None
+
+
+def inspect_audio(data: bytes) -> AudioInfo | None:
+    """Return what ``data`` is when it is certainly audio, else None. Never raises.
+
+    Magic bytes alone pass an ``ID3`` header followed by HTML, so this decodes enough to be
+    sure: two consecutive MPEG frames for MP3; for WebM/Matroska the DocType, an audio
+    track and a cluster; for the rest a mutagen parse with a positive length (for WAV and
+    AIFF, of the samples really present). Use it to accept a recording.
+    """
+    kind = sniff_audio(data[:SNIFF_BYTES])
+    if kind is None:
+        return None
+    try:
+        if kind == "mp3":
+            return AudioInfo(kind, probe_duration(data)) if _has_mpeg_frames(data) else None
+        if kind == "webm":
+            return _inspect_matroska(data)
+    except _PROBE_ERRORS as exc:
+        log.debug("could not inspect %s audio (%d bytes): %r", kind, len(data), exc)
+        return None
+    info = _stream_info(data, kind)
+    duration = _positive(getattr(info, "length", None))
+    if duration is not None and kind in _SAMPLE_CHUNKS:
+        # The header may promise more samples than the file holds, or hold none at all.
+        held = _sample_bytes(data, kind) * 8 / (getattr(info, "bitrate", 0) or math.inf)
+        duration = _positive(min(duration, held))
+    return AudioInfo(kind, duration) if duration is not None else None
+
+
+# Where PCM containers keep their samples: byte order, chunk id, bytes before the samples.
+_SAMPLE_CHUNKS = {"wav": ("<I", b"data", 0), "aiff": (">I", b"SSND", 8)}
+
+
+def _sample_bytes(data: bytes, kind: str) -> int:
+    """Bytes of samples actually present in a WAV or AIFF file."""
+    order, wanted, skip = _SAMPLE_CHUNKS[kind]
+    pos = 12
+    while pos + 8 <= len(data):
+        size = int(struct.unpack_from(order, data, pos + 4)[0])
+        if data[pos : pos + 4] == wanted:
+            return max(0, min(size, len(data) - pos - 8) - skip)
+        pos += 8 + size + (size & 1)
+    return 0
+
+
+# MPEG audio bitrates (kbit/s) by (MPEG-1?, layer), index 1..14; index 0 (free) is refused.
+_BITRATES = {
+    (True, 1): (32, 64, 96, 128, 160, 192, 224, 256, 288, 320, 352, 384, 416, 448),
+    (True, 2): (32, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384),
+    (True, 3): (32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320),
+    (False, 1): (32, 48, 56, 64, 80, 96, 112, 128, 144, 160, 176, 192, 224, 256),
+    (False, 2): (8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160),
+}
+_BITRATES[(False, 3)] = _BITRATES[(False, 2)]
+_SAMPLE_RATES = {  # by version bits: MPEG-1, MPEG-2, MPEG-2.5
+    0b11: (44100, 48000, 32000), 0b10: (22050, 24000, 16000), 0b00: (11025, 12000, 8000)
+}  # fmt: skip
+_MP3_SYNC_WINDOW = 64 * 1024  # junk allowed between the ID3 tag and the first frame
+
+
+def _mpeg_frame(data: bytes, pos: int) -> tuple[int, bytes] | None:
+    """(frame length, stream signature) of a valid MPEG audio frame header at ``pos``."""
+    head = data[pos : pos + 4]
+    if not _is_mpeg_frame(head) or head[2] >> 4 == 0:
+        return None
+    version, layer = (head[1] >> 3) & 0b11, 4 - ((head[1] >> 1) & 0b11)
+    bitrate = _BITRATES[(version == 0b11, layer)][(head[2] >> 4) - 1] * 1000
+    rate = _SAMPLE_RATES[version][(head[2] >> 2) & 0b11]
+    padding = (head[2] >> 1) & 1
+    if layer == 1:
+        length = (12 * bitrate // rate + padding) * 4
+    else:
+        length = (72 if layer == 3 and version != 0b11 else 144) * bitrate // rate + padding
+    return length, bytes((head[1] & 0xFE, head[2] & 0x0C))  # version, layer, sample rate
+
+
+def _has_mpeg_frames(data: bytes) -> bool:
+    """A valid frame header followed, at its computed length, by another of the same stream."""
+    start = 0
+    while _is_id3(data[start : start + 10]):
+        size = sum((b & 0x7F) << (7 * (3 - i)) for i, b in enumerate(data[start + 6 : start + 10]))
+        start += 10 + size + (10 if data[start + 5] & 0x10 else 0)
+    pos = data.find(b"\xff", start, start + _MP3_SYNC_WINDOW)
+    while pos != -1:
+        first = _mpeg_frame(data, pos)
+        if first is not None:
+            second = _mpeg_frame(data, pos + first[0])
+            if second is not None and second[1] == first[1]:
+                return True
+        pos = data.find(b"\xff", pos + 1, start + _MP3_SYNC_WINDOW)
+    return False
+
+
+# Matroska element ids (with their length marker bits, as written in files).
+_EBML, _DOCTYPE, _SEGMENT, _INFO, _TIMESCALE, _DURATION = (
+    0x1A45DFA3, 0x4282, 0x18538067, 0x1549A966, 0x2AD7B1, 0x4489,
+)  # fmt: skip
+_TRACKS, _TRACK_ENTRY, _TRACK_TYPE, _CLUSTER, _AUDIO_TRACK = 0x1654AE6B, 0xAE, 0x83, 0x1F43B675, 2
+
+
+def _vint(data: bytes, pos: int, *, keep_marker: bool) -> tuple[int, int, bool]:
+    """(value, next position, all value bits set) of an EBML variable-size integer."""
+    first = data[pos]
+    width = 9 - first.bit_length() if first else 9
+    if width > 8 or pos + width > len(data):
+        raise ValueError("bad EBML integer")
+    value = first if keep_marker else first & (0xFF >> width)
+    for byte in data[pos + 1 : pos + width]:
+        value = (value << 8) | byte
+    return value, pos + width, value == (1 << (7 * width)) - 1
+
+
+def _ebml_children(data: bytes, start: int, end: int) -> Iterator[tuple[int, int, int]]:
+    """(id, payload start, payload end) of each element in ``data[start:end]``."""
+    pos, end = start, min(end, len(data))
+    while pos < end:
+        element, pos, _ = _vint(data, pos, keep_marker=True)
+        size, pos, unknown = _vint(data, pos, keep_marker=False)
+        stop = end if unknown else pos + size
+        if stop > end and not unknown:
+            if element not in (_SEGMENT, _CLUSTER):
+                raise ValueError("EBML element overruns its parent")
+            stop = end  # a truncated download: the segment or cluster continues past here
+        yield element, pos, stop
+        pos = stop
+
+
+def _inspect_matroska(data: bytes) -> AudioInfo | None:
+    children = _ebml_children(data, 0, len(data))
+    element, start, end = next(children, (None, 0, 0))
+    if element != _EBML:
+        return None
+    header = _ebml_children(data, start, end)
+    doctype = next((data[s:e] for i, s, e in header if i == _DOCTYPE), b"")
+    if doctype.rstrip(b"\x00") not in (b"webm", b"matroska"):
+        return None
+    segment = next(((s, e) for i, s, e in children if i == _SEGMENT), None)
+    if segment is None:
+        return None
+    scale, duration, audio = 1_000_000, None, False
+    for element, start, end in _ebml_children(data, *segment):
+        if element == _INFO:
+            for child, s, e in _ebml_children(data, start, end):
+                if child == _TIMESCALE:
+                    scale = int.from_bytes(data[s:e], "big")
+                elif child == _DURATION and e - s in (4, 8):
+                    duration = struct.unpack(">f" if e - s == 4 else ">d", data[s:e])[0]
+        elif element == _TRACKS:
+            audio = any(
+                child == _TRACK_TYPE and int.from_bytes(data[s:e], "big") == _AUDIO_TRACK
+                for entry, es, ee in _ebml_children(data, start, end)
+                if entry == _TRACK_ENTRY
+                for child, s, e in _ebml_children(data, es, ee)
+            )
+        elif element == _CLUSTER:
+            if not audio or end <= start:
+                return None
+            seconds = duration * scale / 1e9 if duration else None
+            ok = seconds is not None and math.isfinite(seconds) and seconds > 0
+            return AudioInfo("webm", seconds if ok else None)
+    return None
 
 
 def _wav_frames(seconds: float, sample_rate: int, pad_to_bytes: int | None) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import (
     AnyHttpUrl,
@@ -16,6 +16,8 @@ from pydantic import (
     model_validator,
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from bot.fetch import parse_origins
 
 PositiveSeconds = Annotated[float, Field(gt=0)]
 
@@ -59,12 +61,27 @@ class Settings(BaseSettings):
     input_min_seconds: float = Field(3.0, ge=0)
     input_max_seconds: float = Field(8 * 60.0, gt=0)
     result_max_bytes: int = Field(50 * 1024 * 1024, ge=1024)
+    # Result downloads refuse private and loopback addresses; these hosts (besides the API's
+    # own origin) are trusted anyway. Entries are `host` or `host:port`.
+    download_allowed_hosts: Annotated[list[str], NoDecode] = []
 
     @field_validator("suno_allowed_models", mode="before")
     @classmethod
     def _split_models(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("download_allowed_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        if isinstance(value, list):
+            try:
+                parse_origins(hosts=[str(entry) for entry in value])
+            except ValueError:
+                raise ValueError("must be comma-separated host or host:port entries") from None
         return value
 
     @field_validator("database_url")
@@ -129,10 +146,10 @@ def _setting_error(field: str, message: str) -> ValueError:
     return ValueError(f"{field.upper()} {message}")
 
 
-def load_settings(**overrides: object) -> Settings:
+def load_settings(**overrides: Any) -> Settings:
     """Build the settings, turning pydantic's report into one line that names the variable."""
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        return Settings(**overrides)
     except ValidationError as exc:
         raise SettingError(describe_error(exc)) from None
 

@@ -14,7 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import ValidationError
 
 from bot import metrics
-from bot.lifecycle import Lifecycle
+from bot.core.tasks import Lifecycle
 from bot.music import CallbackEvent
 from bot.store import Store
 
@@ -75,7 +75,7 @@ class WebServer:
         site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()
         if self.port == 0:  # tests ask for any free port
-            self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+            self.port = self._runner.addresses[0][1]
         log.info("HTTP server listening on %s:%d", self.host, self.port)
 
     async def stop(self) -> None:

@@ -8,42 +8,24 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.lifecycle import display_of
-from bot.store import TaskRow
-from cogs.instrumental.card import clip, plain
+from bot.core.tasks import display_of
+from bot.store import TaskRow, TaskState
+from cogs._ui import STATUS_WORDS, clip, jump_url, plain
 
 if TYPE_CHECKING:
     from bot.app import Backline
 
 RECENT = 10
-_STATES = {
-    "waiting": "⏳ waiting",
-    "queued": "📨 accepted",
-    "generating": "🎛️ generating",
-    "first": "🎧 first track ready",
-    "done": "✅ done",
-    "failed": "❌ failed",
-}
-
-
-def jump_url(task: TaskRow) -> str | None:
-    """The thread if there is one, else the status card."""
-    guild = task.guild_id or "@me"
-    if task.thread_id is not None:
-        return f"https://discord.com/channels/{guild}/{task.thread_id}"
-    if task.card_message_id is not None:
-        return f"https://discord.com/channels/{guild}/{task.channel_id}/{task.card_message_id}"
-    return None
 
 
 def task_line(task: TaskRow) -> str:
     # A track list is not needed for the label: delivery state only refines "done".
-    state = _STATES["done" if task.state == "done" else display_of(task, [])]
+    state = STATUS_WORDS["done" if task.state == TaskState.DONE else display_of(task, [])]
     title = clip(plain(task.title), 80)
     link = jump_url(task)
     name = f"[{title}]({link})" if link else title
     line = f"{state} · **{name}** · <t:{int(task.created_at)}:R>"
-    if task.state == "failed" and task.error:
+    if task.state == TaskState.FAILED and task.error:
         line += f"\n  ↳ {clip(task.error, 200)}"
     return line
 
@@ -55,7 +37,7 @@ class Tasks(commands.Cog):
     @app_commands.command(name="tasks")
     async def tasks(self, interaction: discord.Interaction) -> None:
         """Your recent instrumental requests and how they are doing."""
-        rows = await self.bot.store.recent_tasks(interaction.user.id, RECENT)
+        rows = await self.bot.lifecycle.recent(interaction.user.id, RECENT)
         if not rows:
             await interaction.response.send_message(
                 "You have no requests yet: try `/instrumental` with a recording.", ephemeral=True

@@ -8,16 +8,17 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.lifecycle import PollSchedule
-from bot.music import MusicClient, RateLimiter
+from bot.core.tasks import PollSchedule
+from bot.music import MusicClient
 from bot.settings import Settings, load_settings
 from bot.simulator import Simulator, SimulatorConfig
 from bot.store import Store
+from tests.support.factories import API_KEY, make_client
+from tests.support.servers import serve
 
 # The Discord side (simcord, the bot, a CDN for attachments) for tests of bot/app and cogs/.
 pytest_plugins = ["tests.harness"]
 
-API_KEY = "test-key-0123456789abcdef"
 
 # Seconds instead of minutes: text 0.1 s, first 0.2 s, complete 0.3 s after submission.
 FAST = {"text_delay": 0.1, "first_delay": 0.2, "complete_delay": 0.3}
@@ -37,33 +38,6 @@ async def simulator() -> AsyncIterator[Simulator]:
 async def session() -> AsyncIterator[aiohttp.ClientSession]:
     async with aiohttp.ClientSession() as http:
         yield http
-
-
-def make_client(
-    session: aiohttp.ClientSession,
-    base_url: str,
-    *,
-    limit: int = 20,
-    period: float = 10.0,
-    timeout: float = 2.0,
-    max_retries: int = 2,
-    api_key: str | None = API_KEY,
-    margin: float = 0.05,
-) -> MusicClient:
-    from pydantic import SecretStr
-
-    return MusicClient(
-        session,
-        base_url=base_url,
-        api_key=SecretStr(api_key) if api_key else None,
-        # The margin absorbs jitter between our departures and the simulator's arrivals,
-        # which is larger on a loaded machine running both in one process.
-        limiter=RateLimiter(limit, period, margin=margin),
-        timeout=timeout,
-        max_retries=max_retries,
-        backoff=0.01,
-        allowed_models=("V4_5PLUS", "V5"),
-    )
 
 
 @pytest.fixture
@@ -114,10 +88,5 @@ async def uploads() -> AsyncIterator[str]:
     app = web.Application()
     app.router.add_get("/voice.wav", voice)
     app.router.add_get("/notes.txt", notes)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    yield f"http://127.0.0.1:{port}"
-    await runner.cleanup()
+    async with serve(app) as base_url:
+        yield base_url

@@ -3,15 +3,13 @@ the simulator over HTTP, a real SQLite file.
 
 The lifecycle's scheduler is started from test context (not from `setup_hook`), so simcord's
 settlement ignores it and it runs in real time; tests poll for its effects with
-`wait_until`. Attachment URLs point at a local server that serves simcord's CDN blobs, so
-the simulator fetches and sniffs the uploaded recording for real.
+`tests.support.waiting.wait_until`. Attachment URLs point at a local server that serves
+simcord's CDN blobs, so the simulator fetches and sniffs the uploaded recording for real.
 """
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
@@ -25,26 +23,15 @@ from aiohttp import web
 
 from bot.app import Backline
 from bot.audio import make_wav
+from bot.errors import Refusal
 from bot.settings import Settings
 from bot.simulator import Simulator
 from bot.store import TaskRow
-from tests.conftest import FAST_SCHEDULE, make_client
+from tests.conftest import FAST_SCHEDULE
+from tests.support.factories import api_calls, make_client
+from tests.support.servers import serve
 
 WAV = make_wav(4.0)  # inside the default 3 s .. 8 min window
-
-
-async def wait_until(
-    predicate: Callable[[], Any], timeout: float = 10.0, step: float = 0.02
-) -> Any:
-    """Poll in real time; returns the first truthy value or fails the test."""
-    end = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > end:
-            raise AssertionError(f"condition not met within {timeout} s")
-        await asyncio.sleep(step)
 
 
 @dataclass
@@ -69,14 +56,9 @@ async def cdn(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[CdnServer]:
     server = CdnServer()
     app = web.Application()
     app.router.add_get("/{tail:.*}", server.handle)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    monkeypatch.setattr(simcord.backend.cdn, "CDN_BASE", f"http://127.0.0.1:{port}")
-    yield server
-    await runner.cleanup()
+    async with serve(app) as base_url:
+        monkeypatch.setattr(simcord.backend.cdn, "CDN_BASE", base_url)
+        yield server
 
 
 @dataclass
@@ -119,9 +101,7 @@ class Harness:
         return await self.bot.store.recent_tasks(user_id, 100)
 
     def submissions(self) -> int:
-        return sum(
-            n for (endpoint, _), n in self.simulator.calls.items() if endpoint == "add-instrumental"
-        )
+        return api_calls(self.simulator.calls, "add-instrumental")
 
 
 @pytest.fixture
@@ -146,7 +126,13 @@ async def harness(
         await env.shutdown()
         for each in placeholder.bots:
             await each.close()  # simcord never closes a bot: the store is ours to close
-        env._raise_errors_since(env._errors_acknowledged)
+        unexpected = [
+            error
+            for error in env.errors_since(env._errors_acknowledged)
+            if not isinstance(getattr(error, "original", error), Refusal)
+        ]
+        if unexpected:  # a refusal is an expected answer; anything else fails the test
+            raise ExceptionGroup("the bot raised during the test", unexpected)
 
 
 @dataclass

@@ -17,11 +17,11 @@ from bot import metrics
 from bot.music.errors import (
     BadResponse,
     Maintenance,
-    MusicAPIError,
     MusicConnectionError,
     MusicError,
     MusicTimeout,
     MusicUnreachable,
+    certainly_not_taken,
     error_for_code,
     error_for_http_status,
 )
@@ -34,6 +34,7 @@ SUBMIT_PATH = "/api/v1/generate/add-instrumental"
 RECORD_INFO_PATH = "/api/v1/generate/record-info"
 CREDIT_PATH = "/api/v1/generate/credit"
 MAX_BODY = 1024 * 1024  # an envelope is small; anything bigger is not one
+READ_CHUNK = 64 * 1024
 
 
 class MusicClient:
@@ -41,7 +42,8 @@ class MusicClient:
 
     Every call waits for the shared `RateLimiter`, has a time-out, and is retried with
     exponential backoff and jitter only when a retry is both useful and safe: a submission
-    that may have reached the API (a time-out, a garbled answer) is never sent twice.
+    that may have reached the API (a time-out, a garbled answer, a gateway's error page) is
+    never sent twice; see `certainly_not_taken`.
     """
 
     def __init__(
@@ -99,7 +101,7 @@ class MusicClient:
         if isinstance(data, dict):  # tolerate {"credits": n}
             data = next(iter(data.values()), None)
         try:
-            return float(data)  # type: ignore[arg-type]
+            return float(data)
         except (TypeError, ValueError):
             raise BadResponse(200, "credit answered without a number") from None
 
@@ -136,13 +138,8 @@ class MusicClient:
     def _should_retry(exc: MusicError, idempotent: bool) -> bool:
         if not exc.retryable or isinstance(exc, Maintenance):
             return False  # maintenance lasts minutes: the caller reschedules instead
-        if idempotent:
-            return True
-        # A submission is retried only when the API certainly did not take it: it answered
-        # with an envelope refusing it, or the connection was never made.
-        if isinstance(exc, MusicConnectionError):
-            return isinstance(exc, MusicUnreachable)
-        return isinstance(exc, MusicAPIError) and not isinstance(exc, BadResponse)
+        # A submission is sent again only when the API certainly did not take it.
+        return idempotent or certainly_not_taken(exc)
 
     async def _once(
         self,
@@ -168,7 +165,10 @@ class MusicClient:
                 allow_redirects=False,
             ) as response:
                 status = response.status
-                body = await response.content.read(MAX_BODY)
+                body = await self._read_body(response)
+        except BadResponse:
+            metrics.API_CALLS.labels(endpoint, "oversize").inc()
+            raise
         except TimeoutError:
             metrics.API_CALLS.labels(endpoint, "timeout").inc()
             raise MusicTimeout(f"{endpoint}: no answer in {self._timeout.total:.0f}s") from None
@@ -187,6 +187,23 @@ class MusicClient:
         if code != 200:
             raise error_for_code(code, message)
         return data
+
+    @staticmethod
+    async def _read_body(response: aiohttp.ClientResponse) -> bytes:
+        """The whole body, however it is chunked, or `BadResponse` past `MAX_BODY`.
+
+        `content.read(n)` returns only what is buffered, which cut envelopes sent in
+        several pieces; reading chunk by chunk to the end, and stopping at the cap, never
+        holds more than the cap plus one chunk.
+        """
+        if response.content_length is not None and response.content_length > MAX_BODY:
+            raise BadResponse(response.status, f"answer larger than {MAX_BODY} bytes")
+        body = bytearray()
+        async for chunk in response.content.iter_chunked(READ_CHUNK):
+            body += chunk
+            if len(body) > MAX_BODY:
+                raise BadResponse(response.status, f"answer larger than {MAX_BODY} bytes")
+        return bytes(body)
 
     @staticmethod
     def _parse_envelope(status: int, body: bytes) -> tuple[int, str, Any]:

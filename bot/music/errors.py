@@ -38,10 +38,26 @@ class MusicTimeout(MusicConnectionError):
 
 
 class MusicAPIError(MusicError):
-    """The service answered, with an error. `code` is its business code (or HTTP status)."""
+    """The service answered, with an error. `code` is its business code (or HTTP status).
 
-    def __init__(self, code: int, detail: str = "", *, reason: str | None = None) -> None:
+    `enveloped` is True when the error comes from a readable JSON envelope (the API itself
+    refused the call) and False when only an HTTP status or an unreadable body was seen:
+    a gateway may answer 502 while the API behind it has already created the task.
+    """
+
+    enveloped: bool = True
+
+    def __init__(
+        self,
+        code: int,
+        detail: str = "",
+        *,
+        reason: str | None = None,
+        enveloped: bool | None = None,
+    ) -> None:
         self.code = code
+        if enveloped is not None:
+            self.enveloped = enveloped
         super().__init__(f"code {code}: {detail}" if detail else f"code {code}", reason=reason)
 
 
@@ -84,7 +100,11 @@ class BadResponse(MusicAPIError):
     """A body that is not the documented JSON envelope (a proxy page, garbage)."""
 
     retryable = True
+    enveloped = False  # never the API's own refusal, whatever the caller passes
     reason = "The music service sent an answer the bot could not read."
+
+    def __init__(self, code: int, detail: str = "", *, reason: str | None = None) -> None:
+        super().__init__(code, detail, reason=reason, enveloped=False)
 
 
 class UnknownCode(MusicAPIError):
@@ -116,16 +136,29 @@ def error_for_code(code: int, message: str = "") -> MusicAPIError:
 
 
 def error_for_http_status(status: int, body: str = "") -> MusicAPIError:
-    """A non-2xx HTTP answer without a readable envelope."""
+    """A non-2xx HTTP answer without a readable envelope (`enveloped` is False)."""
     if status in (429, 430):
-        return RateLimited(status, "HTTP rate limit")
+        return RateLimited(status, "HTTP rate limit", enveloped=False)
     if status in (401, 403):
-        return Unauthorized(status, "HTTP unauthorized")
+        return Unauthorized(status, "HTTP unauthorized", enveloped=False)
     if status == 404:
-        return EndpointNotFound(status, "HTTP not found")
+        return EndpointNotFound(status, "HTTP not found", enveloped=False)
     if status >= 500:
-        return ServerError(status, f"HTTP {status}")
-    return UnknownCode(status, f"HTTP {status}: {body[:100]}")
+        return ServerError(status, f"HTTP {status}", enveloped=False)
+    return UnknownCode(status, f"HTTP {status}: {body[:100]}", enveloped=False)
+
+
+def certainly_not_taken(exc: MusicError) -> bool:
+    """True only when a failed submission certainly did not create a task at the API.
+
+    Two cases qualify: the connection was never made, or the API answered with its own
+    JSON envelope refusing the call. Everything else (a non-2xx without the envelope, a
+    cut-off or unreadable body, a time-out, a connection dropped after the request went
+    out) leaves the outcome unknown, and sending the submission again could charge twice.
+    """
+    if isinstance(exc, MusicUnreachable):
+        return True
+    return isinstance(exc, MusicAPIError) and exc.enveloped
 
 
 # Task-level failures (status values and error-callback codes) as members read them.

@@ -1,5 +1,29 @@
-"""All SQL lives here: the data-access module and the numbered migration files."""
+"""All SQL lives in this package: one query mixin per concern over one connection, and
+the numbered migration files. Callers see a single `Store`."""
 
-from bot.store.db import NewTask, Store, StoreError, TaskRow, TrackData, TrackRow
+from bot.store.cards import CardQueries
+from bot.store.database import Database, StoreError
+from bot.store.kv import KeyValueQueries
+from bot.store.rows import NewTask, Progress, TaskRow, TrackData, TrackRow
+from bot.store.states import ACTIVE_STATES, Delivery, Stage, TaskState
+from bot.store.tasks import TaskQueries
+from bot.store.tracks import TrackQueries
 
-__all__ = ["NewTask", "Store", "StoreError", "TaskRow", "TrackData", "TrackRow"]
+
+class Store(TaskQueries, CardQueries, TrackQueries, KeyValueQueries, Database):
+    """The data-access layer. Every write is one explicit transaction."""
+
+
+__all__ = [
+    "ACTIVE_STATES",
+    "Delivery",
+    "NewTask",
+    "Progress",
+    "Stage",
+    "Store",
+    "StoreError",
+    "TaskRow",
+    "TaskState",
+    "TrackData",
+    "TrackRow",
+]

@@ -1,8 +1,10 @@
-"""`/instrumental`: the command, the status card and the delivery port's Discord side.
+"""`/instrumental` and the Discord side of the task lifecycle.
 
-- `command`: the slash command, the checks, recording the task and posting the card.
-- `card`: rendering of cards, track posts and failure notices (no I/O).
-- `delivery`: `DiscordDelivery`, the lifecycle's delivery port.
+- `command`: the slash command, a thin translator onto the intake.
+- `placement`: the status card, its thread and the input post; where a task lives.
+- `posting`: track posts (file or link) and failure notices.
+- `render`: embeds for cards, tracks and notices (no I/O).
+- `delivery`: `DiscordDelivery`, the lifecycle's delivery port, built from the two above.
 """
 
 from __future__ import annotations

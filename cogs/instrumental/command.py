@@ -1,23 +1,20 @@
-"""`/instrumental`: acknowledge, check the recording, record the task, post the card."""
+"""`/instrumental`: a thin translator from the slash command onto the intake, then the card."""
 
 from __future__ import annotations
 
-import asyncio
 import io
 import logging
-from dataclasses import dataclass
-from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.app import Refusal
-from bot.audio import SNIFF_BYTES, probe_duration, sniff_audio
+from bot.core.intake import Accepted, Options, Recording, Request
+from bot.errors import Refusal
 from bot.music.models import TAGS_MAX, TITLE_MAX
-from bot.store import NewTask
-from cogs.instrumental.delivery import DiscordDelivery, Postable
+from cogs.instrumental.delivery import DiscordDelivery
+from cogs.instrumental.placement import Place, Postable
 
 if TYPE_CHECKING:
     from bot.app import Backline
@@ -25,53 +22,51 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_CHOICES = 25  # Discord's limit per option
-GENDERS = {"male": "m", "female": "f"}
+GENDER_CHOICES = ("male", "female")
 Weight = app_commands.Range[float, 0.0, 1.0]
 Tags = app_commands.Range[str, 1, TAGS_MAX]
 Title = app_commands.Range[str, 1, TITLE_MAX]
+GOT_IT_LATER = "Got it! Your card will appear in this channel shortly."
 
 
-@dataclass(frozen=True, slots=True)
-class Options:
-    """The command's options as given (None: not given)."""
-
-    tags: str | None = None
-    negative_tags: str | None = None
-    title: str | None = None
-    style_weight: float | None = None
-    weirdness: float | None = None
-    audio_weight: float | None = None
-    vocal_gender: str | None = None
-    model: str | None = None
-
-
-def megabytes(size: int) -> str:
-    value = size / (1024 * 1024)
-    return f"{value:.0f} MB" if value >= 100 else f"{value:.3g} MB"
-
-
-def seconds_text(seconds: float) -> str:
-    if seconds < 90:
-        return f"{seconds:.3g} seconds"
-    whole = round(seconds)
-    return f"{whole // 60}:{whole % 60:02d} minutes"
+def usable_channel(interaction: discord.Interaction) -> Postable:
+    """The channel, if the bot can post, embed, attach and read back there."""
+    channel = interaction.channel
+    if not isinstance(channel, Postable):
+        raise Refusal("I can't post results in this kind of channel; try a text channel.")
+    perms = interaction.app_permissions
+    in_thread = isinstance(channel, discord.Thread)
+    needed = (
+        ("send messages", perms.send_messages_in_threads if in_thread else perms.send_messages),
+        ("embed links", perms.embed_links),
+        ("attach files", perms.attach_files),
+        ("read message history", perms.read_message_history),
+    )
+    missing = [name for name, ok in needed if not ok]
+    if missing:
+        raise Refusal(f"I can't work here: I need permission to {', '.join(missing)}.")
+    return channel
 
 
-def title_from_filename(filename: str) -> str:
-    stem = " ".join(PurePosixPath(filename).stem.replace("_", " ").split())
-    return stem[:TITLE_MAX] or "Untitled"
+def recording_of(attachment: discord.Attachment) -> Recording:
+    async def read() -> bytes:
+        try:
+            return await attachment.read()
+        except discord.HTTPException as exc:
+            log.warning("could not read attachment %s (%s)", attachment.id, exc)
+            raise Refusal("I couldn't download that file from Discord; please try again.") from None
 
-
-def _weight(value: float | None) -> float | None:
-    return None if value is None else round(min(1.0, max(0.0, value)), 2)
+    return Recording(
+        url=attachment.url, filename=attachment.filename, size=attachment.size, read=read
+    )
 
 
 class Instrumental(commands.Cog):
     """`/instrumental` and the Discord side of task delivery."""
 
-    def __init__(self, bot: Backline) -> None:
+    def __init__(self, bot: Backline, delivery: DiscordDelivery | None = None) -> None:
         self.bot = bot
-        self.delivery = DiscordDelivery(bot)
+        self.delivery = delivery or DiscordDelivery(bot)
         # The model choices come from the settings, so the command is built per instance.
         self.slash_command = self._build_command(bot.settings.suno_allowed_models)
 
@@ -86,7 +81,7 @@ class Instrumental(commands.Cog):
     def _build_command(self, models: list[str]) -> app_commands.Command:
         cog = self
         model_choices = [app_commands.Choice(name=m, value=m) for m in models[:MAX_CHOICES]]
-        gender_choices = [app_commands.Choice(name=g, value=g) for g in GENDERS]
+        gender_choices = [app_commands.Choice(name=g, value=g) for g in GENDER_CHOICES]
 
         @app_commands.command(name="instrumental")
         @app_commands.guild_only()
@@ -129,42 +124,36 @@ class Instrumental(commands.Cog):
 
         return instrumental
 
-    # -- the flow ------------------------------------------------------------------------
-
     async def instrumental(
         self, interaction: discord.Interaction, audio: discord.Attachment, options: Options
     ) -> None:
         # Private and first: everything below may be slow, and refusals stay private.
         await interaction.response.defer(ephemeral=True, thinking=True)
-        channel = self._usable_channel(interaction)
-        data = await self._read_recording(audio)
-        new = self._new_task(interaction, channel, audio, options)
-        upload_limit = interaction.guild.filesize_limit if interaction.guild else 10 * 1024**2
-        input_file = (
-            discord.File(io.BytesIO(data), filename=audio.filename)
-            if len(data) <= upload_limit
-            else None
+        channel = usable_channel(interaction)
+        request = Request(
+            key=interaction.id,
+            user_id=interaction.user.id,
+            guild_id=interaction.guild_id,
+            channel_id=channel.id,
+            thread_id=channel.id if isinstance(channel, discord.Thread) else None,
+            recording=recording_of(audio),
+            options=options,
         )
-        async with self.delivery.placing(interaction.id):
-            task, created = await self.bot.lifecycle.request(new)
-            if not created:
-                await interaction.followup.send(
-                    "I already have this request; follow it on its card.", ephemeral=True
-                )
-                return
-            view = await self.bot.lifecycle.view(task.id)
-            assert view is not None
-            note = (
-                None if input_file else f"🎙️ Input recording: `{audio.filename}` (too big to repost)"
+        accepted = await self.bot.intake.take(request)
+        if not accepted.created:
+            await interaction.followup.send(
+                "I already have this request; follow it on its card.", ephemeral=True
             )
-            place, thread_refused = await self.delivery.post_card(
-                channel,
-                view,
-                input_file=input_file,
-                input_note=note,
-                # A thread the bot cannot post in would swallow every update.
-                threads=interaction.app_permissions.send_messages_in_threads,
-            )
+            return
+        try:
+            place, thread_refused = await self._place(interaction, channel, audio, accepted)
+        except Exception:
+            # Recorded means paid for soon: never say "try again" now, that charges twice.
+            # The scheduler posts the card instead, as after a crash.
+            log.exception("task %d: could not post its card", accepted.task.id)
+            await self.bot.lifecycle.placing_failed(accepted.task.id)
+            await interaction.followup.send(GOT_IT_LATER, ephemeral=True)
+            return
         message = f"Got it! Follow along in {place.target.mention}."
         if thread_refused:
             message += " I couldn't start a thread here, so updates will be posted in this channel."
@@ -172,95 +161,27 @@ class Instrumental(commands.Cog):
             message += " Threads aren't possible here, so updates will be posted in this channel."
         await interaction.followup.send(message, ephemeral=True)
 
-    def _usable_channel(self, interaction: discord.Interaction) -> Postable:
-        channel = interaction.channel
-        if not isinstance(channel, Postable):
-            raise Refusal("I can't post results in this kind of channel; try a text channel.")
-        perms = interaction.app_permissions
-        in_thread = isinstance(channel, discord.Thread)
-        missing = [
-            name
-            for name, ok in (
-                (
-                    "send messages",
-                    perms.send_messages_in_threads if in_thread else perms.send_messages,
-                ),
-                ("embed links", perms.embed_links),
-                ("attach files", perms.attach_files),
-                ("read message history", perms.read_message_history),
-            )
-            if not ok
-        ]
-        if missing:
-            raise Refusal(f"I can't work here: I need permission to {', '.join(missing)}.")
-        return channel
-
-    async def _read_recording(self, audio: discord.Attachment) -> bytes:
-        settings = self.bot.settings
-        if audio.size == 0:
-            raise Refusal("That file is empty: attach the recording itself.")
-        if audio.size > settings.input_max_bytes:
-            raise Refusal(
-                f"That file is {megabytes(audio.size)}; recordings can be at most "
-                f"{megabytes(settings.input_max_bytes)}."
-            )
-        try:
-            data = await audio.read()
-        except discord.HTTPException as exc:
-            log.warning("could not read attachment %s (%s)", audio.id, exc)
-            raise Refusal("I couldn't download that file from Discord; please try again.") from None
-        if not data:
-            raise Refusal("That file is empty: attach the recording itself.")
-        if sniff_audio(data[:SNIFF_BYTES]) is None:
-            raise Refusal(
-                "That file isn't a recording I can read: attach MP3, WAV, OGG, FLAC or M4A audio."
-            )
-        duration = await asyncio.to_thread(probe_duration, data)
-        if duration is not None:
-            if duration < settings.input_min_seconds:
-                raise Refusal(
-                    f"That recording is {seconds_text(duration)} long; it must be at least "
-                    f"{seconds_text(settings.input_min_seconds)}."
-                )
-            if duration > settings.input_max_seconds:
-                raise Refusal(
-                    f"That recording is {seconds_text(duration)} long; it can be at most "
-                    f"{seconds_text(settings.input_max_seconds)}."
-                )
-        return data
-
-    def _new_task(
+    async def _place(
         self,
         interaction: discord.Interaction,
         channel: Postable,
         audio: discord.Attachment,
-        options: Options,
-    ) -> NewTask:
-        settings = self.bot.settings
-        title = " ".join((options.title or "").split()) or title_from_filename(audio.filename)
-        tags = (options.tags or "").strip() or settings.default_tags
-        negative_tags = (options.negative_tags or "").strip() or settings.default_negative_tags
-        for name, text in (("Tags", tags), ("Negative tags", negative_tags)):
-            if len(text) > TAGS_MAX:
-                raise Refusal(f"{name} can be at most {TAGS_MAX} characters (yours: {len(text)}).")
-        model = options.model or settings.suno_default_model
-        if model not in settings.suno_allowed_models:
-            raise Refusal(f"The model {model} is not offered here.")
-        gender = GENDERS.get(options.vocal_gender) if options.vocal_gender else None
-        return NewTask(
-            interaction_id=interaction.id,
-            user_id=interaction.user.id,
-            guild_id=interaction.guild_id,
-            channel_id=channel.id,
-            thread_id=channel.id if isinstance(channel, discord.Thread) else None,
-            upload_url=audio.url,
-            input_filename=audio.filename[:200],
-            title=title[:TITLE_MAX],
-            tags=tags,
-            negative_tags=negative_tags,
-            model=model,
-            vocal_gender=gender,
-            style_weight=_weight(options.style_weight),
-            weirdness=_weight(options.weirdness),
-            audio_weight=_weight(options.audio_weight),
+        accepted: Accepted,
+    ) -> tuple[Place, bool]:
+        """The card, its thread and the input recording at the head of it."""
+        view = await self.bot.lifecycle.view(accepted.task.id)
+        assert view is not None
+        upload_limit = interaction.guild.filesize_limit if interaction.guild else 10 * 1024**2
+        fits = len(accepted.audio) <= upload_limit
+        return await self.delivery.placement.post_card(
+            channel,
+            view,
+            input_file=discord.File(io.BytesIO(accepted.audio), filename=audio.filename)
+            if fits
+            else None,
+            input_note=None
+            if fits
+            else f"🎙️ Input recording: `{audio.filename}` (too big to repost)",
+            # A thread the bot cannot post in would swallow every update.
+            threads=interaction.app_permissions.send_messages_in_threads,
         )

@@ -8,7 +8,8 @@ import discord
 import pytest
 from discord import app_commands
 
-from bot.app import APOLOGY, Refusal
+from bot.app import APOLOGY
+from bot.errors import Refusal
 from tests.harness import Harness, World
 
 
@@ -73,3 +74,5 @@ async def test_expected_and_unexpected_errors(
         f"guild {world.guild.id}" in record.getMessage() and "command crash" in record.getMessage()
     )
     assert "test-discord-token" not in crashed.response.content
+    # The crash reached the error handler as an unexpected error (simcord saw it too).
+    assert [type(e.original) for e in harness.env.errors] == [Refusal, RuntimeError]

@@ -1,4 +1,4 @@
-"""Content sniffing, duration probing and the generated test media."""
+"""Content sniffing, inspection, duration probing and the generated test media."""
 
 from __future__ import annotations
 
@@ -8,7 +8,14 @@ import zlib
 
 import pytest
 
-from bot.audio import make_png, make_wav, probe_duration, sniff_audio, wav_duration
+from bot.audio import (
+    inspect_audio,
+    make_png,
+    make_wav,
+    probe_duration,
+    sniff_audio,
+    wav_duration,
+)
 
 # Minimal but realistic headers for the containers we do not generate ourselves.
 HEADERS = {
@@ -142,3 +149,111 @@ def test_make_png_is_valid():
     rows = zlib.decompress(chunks[b"IDAT"])
     assert len(rows) == 4 * (1 + 8 * 3)
     assert rows[1:4] == bytes((10, 20, 30))
+
+
+# -- inspect_audio: sure it is audio, not just a header -----------------------------------
+
+
+def mpeg_frames(count: int, header: bytes = b"\xff\xfb\x90\x64", length: int = 417) -> bytes:
+    """``count`` frames: MPEG-1 Layer III, 128 kbps, 44.1 kHz is 417 bytes without padding."""
+    return (header + b"\x00" * (length - 4)) * count
+
+
+ID3_TAG = b"ID3\x04\x00\x00\x00\x00\x00\x14" + b"TIT2\x00\x00\x00\x0a\x00\x00\x03take one\x00"
+
+
+def ebml(element: int, payload: bytes) -> bytes:
+    """One EBML element, its size as an 8-byte variable-size integer."""
+    tag = element.to_bytes((element.bit_length() + 7) // 8, "big")
+    return tag + (0x01 << 56 | len(payload)).to_bytes(8, "big") + payload
+
+
+def webm(doctype: bytes = b"webm", track_type: int = 2, cluster: bool = True) -> bytes:
+    header = ebml(0x1A45DFA3, ebml(0x4286, b"\x01") + ebml(0x4282, doctype))
+    scale = ebml(0x2AD7B1, (1_000_000).to_bytes(3, "big"))  # nanoseconds per tick
+    info = ebml(0x1549A966, scale + ebml(0x4489, struct.pack(">d", 2500.0)))
+    fields = ebml(0xD7, b"\x01") + ebml(0x83, bytes([track_type])) + ebml(0x86, b"A_OPUS")
+    body = info + ebml(0x1654AE6B, ebml(0xAE, fields))
+    if cluster:
+        block = ebml(0xA3, b"\x81\x00\x00\x80" + b"\x01" * 40)
+        body += ebml(0x1F43B675, ebml(0xE7, b"\x00") + block)
+    # A live recording's segment has an unknown size (all ones), as MediaRecorder writes it.
+    return header + b"\x18\x53\x80\x67\x01\xff\xff\xff\xff\xff\xff\xff" + body
+
+
+def test_inspect_generated_wav():
+    info = inspect_audio(make_wav(2.0))
+    assert info is not None and info.kind == "wav"
+    assert info.duration == pytest.approx(2.0, abs=0.001)
+
+
+def test_inspect_wav_counts_only_the_samples_present():
+    data = make_wav(2.0)
+    assert inspect_audio(data[:44]) is None  # a header promising 2 s, no samples
+    half = inspect_audio(data[: len(data) // 2])
+    assert half is not None and half.duration == pytest.approx(1.0, abs=0.01)
+
+
+@pytest.mark.parametrize("tagged", [True, False], ids=["id3", "bare"])
+def test_inspect_real_mp3_frames(tagged: bool):
+    data = (ID3_TAG if tagged else b"") + mpeg_frames(40)
+    info = inspect_audio(data)
+    assert info is not None and info.kind == "mp3"
+    assert info.duration == pytest.approx(40 * 1152 / 44100, rel=0.05)
+
+
+def test_inspect_mpeg2_frames_and_padding():
+    # MPEG-2 Layer III, 64 kbps, 22.05 kHz: 72 * 64000 // 22050 = 208 bytes (+1 padded).
+    padded = b"\xff\xf3\x82\x64" + b"\x00" * 205
+    plain = b"\xff\xf3\x80\x64" + b"\x00" * 204
+    assert inspect_audio(padded + plain + padded)
+    assert inspect_audio(plain + padded + plain).kind == "mp3"
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"ID3\x04\x00\x00\x00\x00\x00\x00" + b"<!doctype html><p>Sign in</p>" * 100,
+        ID3_TAG + mpeg_frames(1),  # one frame: nothing confirms it
+        ID3_TAG + mpeg_frames(1) + b"<html>" * 200,
+        ID3_TAG + (b"\xff\xfb\x90\x64" + b"\x00" * 300) * 5,  # headers at the wrong distance
+        ID3_TAG + mpeg_frames(1) + mpeg_frames(1, b"\xff\xfb\x94\x64", 384),  # 44.1 then 48 kHz
+        *(head + b"<html><body>garbage</body></html>" * 30 for head in HEADERS.values()),
+        b"",
+        b"RIFF",
+    ],
+    ids=lambda data: repr(data[:12]),
+)
+def test_inspect_refuses_non_audio(data: bytes):
+    assert inspect_audio(data) is None
+
+
+def test_id3_then_html_still_sniffs_as_mp3_but_is_refused():
+    data = b"ID3\x04\x00\x00\x00\x00\x00\x00" + b"<html><body>login</body></html>" * 50
+    assert sniff_audio(data[:64]) == "mp3"
+    assert inspect_audio(data) is None
+
+
+def test_inspect_minimal_webm():
+    data = webm()
+    assert sniff_audio(data[:64]) == "webm"
+    info = inspect_audio(data)
+    assert info is not None and info.kind == "webm"
+    assert info.duration == pytest.approx(2.5)
+    assert inspect_audio(webm(doctype=b"matroska")) is not None
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        webm(track_type=1),  # video only
+        webm(doctype=b"html"),
+        webm(cluster=False),  # tracks but no media data
+        webm()[:60],  # cut inside the header or tracks
+        b"\x1a\x45\xdf\xa3" + b"\xff" * 200,
+        HEADERS["webm"],
+    ],
+    ids=["video-only", "doctype", "no-cluster", "truncated", "garbage", "header-only"],
+)
+def test_inspect_refuses_webm_without_audio(data: bytes):
+    assert inspect_audio(data) is None

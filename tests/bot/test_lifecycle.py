@@ -3,68 +3,30 @@
 from __future__ import annotations
 
 import asyncio
-import itertools
-import time
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
 import pytest
 
-from bot.lifecycle import INTERRUPTED_REASON, UNCONFIRMED_REASON, Lifecycle, TaskView
+from bot.core.tasks import INTERRUPTED_REASON, UNCONFIRMED_REASON, Lifecycle
 from bot.music import MusicClient
 from bot.music import errors as e
 from bot.simulator import Simulator, SimulatorConfig
-from bot.store import NewTask, Store, TaskRow, TrackRow
-from tests.conftest import API_KEY, FAST, FAST_SCHEDULE, make_client
-
-_ids = itertools.count(1000)
-
-
-@dataclass
-class RecordingPort:
-    """The delivery port's contract, kept in memory like Discord keeps messages."""
-
-    posted: dict[tuple[int, str], list[int]] = field(default_factory=dict)
-    views: list[TaskView] = field(default_factory=list)
-    fail_deliveries: int = 0
-    fail_shows: int = 0
-    hang_after_post: bool = False
-    hang_before_post: bool = False
-    _message_ids: itertools.count = field(default_factory=lambda: itertools.count(1))
-
-    async def show(self, view: TaskView) -> None:
-        if self.fail_shows:
-            self.fail_shows -= 1
-            raise RuntimeError("Discord is down")
-        self.views.append(view)
-
-    async def deliver(self, task: TaskRow, track: TrackRow) -> int:
-        if self.fail_deliveries:
-            self.fail_deliveries -= 1
-            raise RuntimeError("Discord is down")
-        if self.hang_before_post:
-            await asyncio.Event().wait()
-        message_id = next(self._message_ids)
-        self.posted.setdefault((task.id, track.api_track_id), []).append(message_id)
-        if self.hang_after_post:
-            await asyncio.Event().wait()  # the process "dies" before the store hears of it
-        return message_id
-
-    async def find_delivery(self, task: TaskRow, track: TrackRow) -> int | None:
-        found = self.posted.get((task.id, track.api_track_id))
-        return found[0] if found else None
-
-    def copies(self) -> list[int]:
-        return [len(ids) for ids in self.posted.values()]
-
-    def last_view(self, task_id: int) -> TaskView:
-        return [v for v in self.views if v.task.id == task_id][-1]
+from bot.store import Store, TaskRow
+from tests.conftest import FAST, FAST_SCHEDULE
+from tests.support.factories import API_KEY, api_calls, make_client, new_task
+from tests.support.port import MemoryPort
+from tests.support.waiting import settled, wait_until
 
 
 async def start_service(
-    db_path: Path, client: MusicClient, port: RecordingPort, *, callbacks: bool = False
+    db_path: Path,
+    client: MusicClient,
+    port: MemoryPort,
+    *,
+    callbacks: bool = False,
+    timeout: float = 30.0,
 ) -> Lifecycle:
     store = await Store.open(db_path)
     service = Lifecycle(
@@ -72,7 +34,7 @@ async def start_service(
         client,
         callback_url="https://callbacks.invalid/backline",
         schedule=FAST_SCHEDULE,
-        task_timeout=30.0,
+        task_timeout=timeout,
         callbacks_enabled=callbacks,
     )
     service.port = port
@@ -85,62 +47,13 @@ async def die(service: Lifecycle) -> None:
     await service.store.close()
 
 
-def new_task(upload_url: str, **overrides: object) -> NewTask:
-    fields = {
-        "interaction_id": next(_ids),
-        "user_id": 42,
-        "channel_id": 7,
-        "upload_url": upload_url,
-        "title": "Morning take",
-        "tags": "lofi, piano",
-        "negative_tags": "metal",
-        "model": "V4_5PLUS",
-    }
-    fields.update(overrides)
-    return NewTask(**fields)  # type: ignore[arg-type]
-
-
-async def wait_for(predicate: Callable[[], object], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = predicate()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("condition not reached in time")
-
-
-async def settled(service: Lifecycle, task_id: int, timeout: float = 10.0) -> TaskRow:
-    """Wait until the task is final and every ready track is delivered."""
-
-    async def done() -> bool:
-        task = await service.store.get_task(task_id)
-        tracks = await service.store.tracks_for_task(task_id)
-        return task.state in ("done", "failed") and all(
-            t.delivery == "delivered" for t in tracks if t.ready_at
-        )
-
-    await wait_for(done, timeout)
-    task = await service.store.get_task(task_id)
-    assert task is not None
-    return task
-
-
 def submissions(sim: Simulator) -> int:
-    return sum(
-        n
-        for (endpoint, code), n in sim.calls.items()
-        if endpoint == "add-instrumental" and code == 200
-    )
+    return api_calls(sim.calls, "add-instrumental", 200)
 
 
 @pytest.fixture
-async def service(
-    db_path: Path, music: MusicClient
-) -> AsyncIterator[tuple[Lifecycle, RecordingPort]]:
-    port = RecordingPort()
+async def service(db_path: Path, music: MusicClient) -> AsyncIterator[tuple[Lifecycle, MemoryPort]]:
+    port = MemoryPort()
     svc = await start_service(db_path, music, port)
     await svc.resume()
     yield svc, port
@@ -148,7 +61,7 @@ async def service(
 
 
 async def test_happy_path(
-    service: tuple[Lifecycle, RecordingPort], simulator: Simulator, uploads: str
+    service: tuple[Lifecycle, MemoryPort], simulator: Simulator, uploads: str
 ) -> None:
     svc, port = service
     task, created = await svc.request(new_task(f"{uploads}/voice.wav"))
@@ -157,7 +70,7 @@ async def test_happy_path(
     assert done.state == "done" and done.stage == "complete" and done.error is None
     assert submissions(simulator) == 1
     assert port.copies() == [1, 1]
-    await wait_for(lambda: port.last_view(task.id).display == "done")
+    await wait_until(lambda: port.last_view(task.id).display == "done")
     displays = [v.display for v in port.views if v.task.id == task.id]
     assert displays[0] == "waiting" and displays[-1] == "done"
     # The schedule asked the API a handful of times, not in a tight loop.
@@ -165,7 +78,7 @@ async def test_happy_path(
 
 
 async def test_same_interaction_twice_is_one_task(
-    service: tuple[Lifecycle, RecordingPort], simulator: Simulator, uploads: str
+    service: tuple[Lifecycle, MemoryPort], simulator: Simulator, uploads: str
 ) -> None:
     svc, _ = service
     request = new_task(f"{uploads}/voice.wav")
@@ -186,7 +99,7 @@ async def test_same_interaction_twice_is_one_task(
     ],
 )
 async def test_failure_statuses_end_the_task(
-    service: tuple[Lifecycle, RecordingPort], simulator: Simulator, uploads: str,
+    service: tuple[Lifecycle, MemoryPort], simulator: Simulator, uploads: str,
     status: str, reason_part: str, can_retry: bool,
 ) -> None:  # fmt: skip
     svc, port = service
@@ -195,11 +108,11 @@ async def test_failure_statuses_end_the_task(
     done = await settled(svc, task.id)
     assert done.state == "failed" and reason_part in done.error
     assert bool(done.can_retry) is can_retry
-    await wait_for(lambda: port.last_view(task.id).display == "failed")
+    await wait_until(lambda: port.last_view(task.id).display == "failed")
 
 
 async def test_callback_exception_with_tracks_is_a_success(
-    service: tuple[Lifecycle, RecordingPort], simulator: Simulator, uploads: str
+    service: tuple[Lifecycle, MemoryPort], simulator: Simulator, uploads: str
 ) -> None:
     svc, port = service
     simulator.plan_next(status="CALLBACK_EXCEPTION", track_count=1)
@@ -209,7 +122,7 @@ async def test_callback_exception_with_tracks_is_a_success(
 
 
 async def test_upload_that_is_not_audio_fails_with_reason(
-    service: tuple[Lifecycle, RecordingPort], uploads: str
+    service: tuple[Lifecycle, MemoryPort], uploads: str
 ) -> None:
     svc, _ = service
     task, _ = await svc.request(new_task(f"{uploads}/notes.txt"))
@@ -229,7 +142,7 @@ async def test_upload_that_is_not_audio_fails_with_reason(
     ],
 )
 async def test_refused_submissions_fail_with_the_reason(
-    service: tuple[Lifecycle, RecordingPort],
+    service: tuple[Lifecycle, MemoryPort],
     simulator: Simulator,
     uploads: str,
     code: int,
@@ -245,14 +158,14 @@ async def test_refused_submissions_fail_with_the_reason(
 
 @pytest.mark.parametrize("code", [405, 430, 455, 500])
 async def test_busy_codes_wait_and_then_submit(
-    service: tuple[Lifecycle, RecordingPort], simulator: Simulator, uploads: str, code: int
+    service: tuple[Lifecycle, MemoryPort], simulator: Simulator, uploads: str, code: int
 ) -> None:
     svc, port = service
     svc.schedule = FAST_SCHEDULE  # backoff in tens of milliseconds
     simulator.fail_next(code, times=1 if code == 455 else 4, endpoint="add-instrumental")
     task, _ = await svc.request(new_task(f"{uploads}/voice.wav"))
     if code == 455:  # maintenance waits a minute: check the task is parked, then let it go
-        await wait_for(lambda: _state(svc, task.id, "queued", error_count=1))
+        await wait_until(lambda: _state(svc, task.id, "queued", error_count=1))
         await svc.store._write("UPDATE tasks SET next_check_at = 0 WHERE id = ?", (task.id,))
         svc.wake()
     done = await settled(svc, task.id)
@@ -268,7 +181,7 @@ async def _state(svc: Lifecycle, task_id: int, state: str, error_count: int = 0)
 async def test_unconfirmed_submission_is_not_resent(
     db_path: Path, session: aiohttp.ClientSession, simulator: Simulator, uploads: str
 ) -> None:
-    port = RecordingPort()
+    port = MemoryPort()
     svc = await start_service(db_path, make_client(session, simulator.base_url, timeout=0.3), port)
     await svc.resume()
     simulator.fail_next(-2, endpoint="add-instrumental")  # the answer never comes
@@ -280,7 +193,7 @@ async def test_unconfirmed_submission_is_not_resent(
 
 
 async def test_scheduler_survives_garbage(
-    service: tuple[Lifecycle, RecordingPort], simulator: Simulator, uploads: str,
+    service: tuple[Lifecycle, MemoryPort], simulator: Simulator, uploads: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:  # fmt: skip
     svc, port = service
@@ -307,9 +220,8 @@ async def test_task_timeout(db_path: Path, session: aiohttp.ClientSession, uploa
         SimulatorConfig(api_key=API_KEY, text_delay=60, first_delay=60, complete_delay=60)
     )
     await slow.start()
-    port = RecordingPort()
-    svc = await start_service(db_path, make_client(session, slow.base_url), port)
-    svc.task_timeout = 0.5
+    port = MemoryPort()
+    svc = await start_service(db_path, make_client(session, slow.base_url), port, timeout=0.5)
     await svc.resume()
     task, _ = await svc.request(new_task(f"{uploads}/voice.wav"))
     done = await settled(svc, task.id)
@@ -324,7 +236,7 @@ async def test_task_timeout(db_path: Path, session: aiohttp.ClientSession, uploa
 async def test_crash_after_recording(
     db_path: Path, music: MusicClient, simulator: Simulator, uploads: str
 ) -> None:
-    port = RecordingPort()
+    port = MemoryPort()
     first = await start_service(db_path, music, port)
     task, _ = await first.request(new_task(f"{uploads}/voice.wav"))  # recorded, never started
     await die(first)
@@ -343,7 +255,7 @@ async def test_crash_while_submitting_is_not_resubmitted(
     uploads: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    port = RecordingPort()
+    port = MemoryPort()
     first = await start_service(db_path, music, port)
     real_submit = music.submit_add_instrumental
     sent = asyncio.Event()
@@ -366,7 +278,7 @@ async def test_crash_while_submitting_is_not_resubmitted(
     assert (done.state, done.error, done.can_retry) == ("failed", INTERRUPTED_REASON, 1)
     await asyncio.sleep(0.3)
     assert submissions(simulator) == 1  # charged once, and only once
-    await wait_for(lambda: port.last_view(task.id).display == "failed")
+    await wait_until(lambda: port.last_view(task.id).display == "failed")
     await die(second)
 
 
@@ -374,11 +286,11 @@ async def test_crash_after_submitting_and_after_a_stage_change(
     db_path: Path, music: MusicClient, simulator: Simulator, uploads: str
 ) -> None:
     simulator.config.complete_delay = 1.0
-    port = RecordingPort()
+    port = MemoryPort()
     first = await start_service(db_path, music, port)
     await first.resume()
     task, _ = await first.request(new_task(f"{uploads}/voice.wav"))
-    await wait_for(lambda: _stage(first, task.id, "first"))  # submitted, a stage learnt
+    await wait_until(lambda: _stage(first, task.id, "first"))  # submitted, a stage learnt
     await die(first)
 
     second = await start_service(db_path, music, port)
@@ -397,11 +309,11 @@ async def _stage(svc: Lifecycle, task_id: int, stage: str) -> bool:
 async def test_crash_between_posting_a_track_and_recording_it(
     db_path: Path, music: MusicClient, simulator: Simulator, uploads: str
 ) -> None:
-    port = RecordingPort(hang_after_post=True)
+    port = MemoryPort(hang_after_post=True)
     first = await start_service(db_path, music, port)
     await first.resume()
     task, _ = await first.request(new_task(f"{uploads}/voice.wav"))
-    await wait_for(lambda: len(port.posted) >= 1)
+    await wait_until(lambda: len(port.posted) >= 1)
     await die(first)
 
     port.hang_after_post = False
@@ -416,11 +328,11 @@ async def test_crash_between_posting_a_track_and_recording_it(
 async def test_crash_before_posting_still_delivers(
     db_path: Path, music: MusicClient, uploads: str
 ) -> None:
-    port = RecordingPort(hang_before_post=True)
+    port = MemoryPort(hang_before_post=True)
     first = await start_service(db_path, music, port)
     await first.resume()
     task, _ = await first.request(new_task(f"{uploads}/voice.wav"))
-    await wait_for(lambda: _delivery_attempted(first, task.id))
+    await wait_until(lambda: _delivery_attempted(first, task.id))
     await die(first)
 
     port.hang_before_post = False
@@ -439,7 +351,7 @@ async def _delivery_attempted(svc: Lifecycle, task_id: int) -> bool:
 
 
 async def test_queue_positions(db_path: Path, music: MusicClient, uploads: str) -> None:
-    port = RecordingPort()
+    port = MemoryPort()
     svc = await start_service(db_path, music, port)
     tasks = [(await svc.request(new_task(f"{uploads}/voice.wav")))[0] for _ in range(3)]
     assert [(await svc.view(t.id)).queue_position for t in tasks] == [1, 2, 3]
@@ -463,15 +375,14 @@ async def test_rate_limit_holds_under_300_submissions(
         **FAST,
     )
     async with Simulator(config) as sim:
-        port = RecordingPort()
+        port = MemoryPort()
         client = make_client(
             session, sim.base_url, limit=20, period=0.25, max_retries=0, margin=0.15
         )
-        svc = await start_service(db_path, client, port)
-        svc.task_timeout = 120
+        svc = await start_service(db_path, client, port, timeout=120)
         await svc.resume()
         tasks = [(await svc.request(new_task(f"{uploads}/voice.wav")))[0] for _ in range(300)]
-        await wait_for(svc.store.is_idle, timeout=90)
+        await wait_until(svc.store.is_idle, timeout=90)
         counts = await svc.store.count_by_state()
         await die(svc)
     assert counts == {"done": 300}
@@ -487,7 +398,7 @@ async def test_a_burst_of_requests_does_not_starve_paid_tasks(
     config = SimulatorConfig(api_key=API_KEY, rate_limit=20, rate_period=0.5, check_upload=False,
                              audio_seconds=0.2, credits=1e6, **FAST)  # fmt: skip
     async with Simulator(config) as sim:
-        port = RecordingPort()
+        port = MemoryPort()
         client = make_client(session, sim.base_url, limit=20, period=0.5, margin=0.15)
         svc = await start_service(db_path, client, port)
         # 300 requests wait in line (about eight seconds of submissions at this limit).

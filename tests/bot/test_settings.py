@@ -154,3 +154,26 @@ def test_env_example_documents_every_setting_and_loads(tmp_path: Path) -> None:
     )
     settings = load_settings()
     assert settings.callback_public_url is None and settings.suno_api_key is None
+
+
+def test_download_allowed_hosts(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DISCORD_TOKEN", "t")
+    monkeypatch.setenv("SUNO_API_KEY", "k")
+    monkeypatch.delenv("DOWNLOAD_ALLOWED_HOSTS", raising=False)
+    assert load_settings().download_allowed_hosts == []
+    monkeypatch.setenv("DOWNLOAD_ALLOWED_HOSTS", " cdn.example , 10.0.0.5:9000,[::1]:8000 ")
+    assert load_settings().download_allowed_hosts == ["cdn.example", "10.0.0.5:9000", "[::1]:8000"]
+
+
+@pytest.mark.parametrize(
+    "value", ["https://cdn.example", "cdn.example/path", "user@cdn.example", "cdn.example:99999"]
+)
+def test_download_allowed_hosts_refuses_non_hosts(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("DISCORD_TOKEN", "t")
+    monkeypatch.setenv("SUNO_API_KEY", "k")
+    monkeypatch.setenv("DOWNLOAD_ALLOWED_HOSTS", value)
+    with pytest.raises(SettingError) as info:
+        load_settings()
+    assert "DOWNLOAD_ALLOWED_HOSTS" in str(info.value) and value not in str(info.value)

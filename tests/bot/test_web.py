@@ -12,12 +12,14 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.lifecycle import Lifecycle, PollSchedule
+from bot.core.tasks import Lifecycle, PollSchedule
 from bot.music import MusicClient
 from bot.simulator import Simulator
 from bot.store import Store
 from bot.web import NO_CALLBACK_URL, WebServer, callback_secret, callback_url
-from tests.bot.test_lifecycle import RecordingPort, new_task, settled, wait_for
+from tests.support.factories import api_calls, new_task
+from tests.support.port import MemoryPort
+from tests.support.waiting import settled, wait_until
 
 SECRET = "s3cret-path-token-0123456789"
 
@@ -26,7 +28,7 @@ SECRET = "s3cret-path-token-0123456789"
 class Rig:
     service: Lifecycle
     web: WebServer
-    port: RecordingPort
+    port: MemoryPort
     base: str
 
     @property
@@ -46,7 +48,7 @@ async def rig(db_path: Path, music: MusicClient) -> AsyncIterator[Rig]:
     service = Lifecycle(
         store, music, callback_url="", schedule=CALLBACK_SCHEDULE, callbacks_enabled=True
     )
-    port = RecordingPort()
+    port = MemoryPort()
     service.port = port
     web = WebServer(
         service, secret=SECRET, gateway_connected=lambda: True, host="127.0.0.1", port=0
@@ -62,7 +64,7 @@ async def rig(db_path: Path, music: MusicClient) -> AsyncIterator[Rig]:
 
 
 def record_infos(sim: Simulator) -> int:
-    return sum(n for (endpoint, _), n in sim.calls.items() if endpoint == "record-info")
+    return api_calls(sim.calls, "record-info")
 
 
 async def test_task_completes_from_callbacks_alone(
@@ -163,7 +165,7 @@ async def test_bad_callbacks_are_refused_and_change_nothing(
 ) -> None:  # fmt: skip
     simulator.config.send_callbacks = False  # only our requests reach the server
     task, _ = await rig.service.request(new_task(f"{uploads}/voice.wav"))
-    await wait_for(lambda: _following(rig.service, task.id))
+    await wait_until(lambda: _following(rig.service, task.id))
     before = await rig.service.store.get_task(task.id)
     if isinstance(body, dict):
         if isinstance(body["data"], dict):
@@ -199,7 +201,7 @@ async def test_health_and_metrics(
 ) -> None:
     task, _ = await rig.service.request(new_task(f"{uploads}/voice.wav"))
     await settled(rig.service, task.id, timeout=4.0)
-    await wait_for(lambda: rig.service.heartbeat > 0)
+    await wait_until(lambda: rig.service.heartbeat > 0)
     async with session.get(f"{rig.base}/healthz") as response:
         assert response.status == 200
         assert (await response.json())["checks"] == {

@@ -12,7 +12,8 @@ from simcord import ChannelHandle
 
 from bot.audio import make_wav, probe_duration, sniff_audio
 from bot.store import NewTask
-from tests.harness import WAV, Harness, World, bot_messages, wait_until
+from tests.harness import WAV, Harness, World, bot_messages
+from tests.support.waiting import wait_until
 
 
 def track_posts(channel: Any, bot: discord.Client) -> list[discord.Message]:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from bot.store import NewTask
-from tests.harness import WAV, Harness, World, wait_until
+from tests.harness import WAV, Harness, World
+from tests.support.waiting import wait_until
 
 
 def new_task(world: World, user_id: int, interaction_id: int, title: str, **extra) -> NewTask:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
@@ -228,3 +229,138 @@ def test_request_model_enforces_the_rules(client: MusicClient) -> None:
     allowed = MusicClient.__new__(MusicClient)
     allowed.allowed_models = frozenset({"V5_5"})
     assert allowed.build_request(**{**request(client).payload(), "model": "V5_5"}).model == "V5_5"
+
+
+def submits(sim: Simulator) -> int:
+    return sum(n for (ep, _), n in sim.calls.items() if ep == "add-instrumental")
+
+
+@pytest.mark.parametrize("status", [502, 504, 520])
+async def test_a_gateway_error_page_on_submission_is_never_sent_again(
+    client: MusicClient, sim: Simulator, status: int
+) -> None:
+    # The API behind the gateway may have created (and charged) the task: outcome unknown.
+    sim.fail_next(-status, endpoint="add-instrumental")
+    with pytest.raises(e.ServerError) as caught:
+        await client.submit_add_instrumental(request(client))
+    assert caught.value.code == status and not caught.value.enveloped
+    assert not e.certainly_not_taken(caught.value)
+    assert submits(sim) == 1
+
+
+async def test_an_enveloped_server_error_on_submission_is_retried(
+    client: MusicClient, sim: Simulator
+) -> None:
+    sim.fail_next(500, endpoint="add-instrumental")  # the API's own envelope refusing it
+    assert await client.submit_add_instrumental(request(client))
+    assert submits(sim) == 2
+
+
+async def test_gateway_errors_on_polls_are_still_retried(
+    client: MusicClient, sim: Simulator
+) -> None:
+    sim.fail_next(-502, times=2, endpoint="credit")
+    assert await client.get_credits() > 0
+
+
+@pytest.mark.parametrize(
+    ("error", "not_taken"),
+    [
+        (e.MusicUnreachable("x"), True),  # the connection was never made
+        (e.error_for_code(430), True),  # the API's own envelope refusing the call
+        (e.error_for_code(500), True),
+        (e.error_for_code(400), True),
+        (e.error_for_code(777), True),
+        (e.MusicTimeout("x"), False),  # everything else: unknown
+        (e.MusicConnectionError("x"), False),
+        (e.BadResponse(200, "x"), False),
+        (e.BadResponse(502, "x"), False),
+        (e.error_for_http_status(502), False),
+        (e.error_for_http_status(429), False),
+        (e.error_for_http_status(404), False),
+    ],
+    ids=repr,
+)
+def test_certainly_not_taken(error: e.MusicError, not_taken: bool) -> None:
+    assert e.certainly_not_taken(error) is not_taken
+
+
+@pytest.fixture
+async def raw_api() -> AsyncIterator[tuple[str, list[int]]]:
+    """A hand-written API: envelopes split across writes, oversized ones, a dropped line."""
+    from aiohttp import web
+
+    envelope = b'{"code": 200, "msg": "success", "data": 42.5}'
+    sent: list[int] = []
+
+    async def split(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        await response.prepare(request)
+        await response.write(envelope[:10])  # write() drains: this piece goes out alone
+        await asyncio.sleep(0.1)
+        await response.write(envelope[10:])
+        await response.write_eof()
+        return response
+
+    async def huge(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        await response.prepare(request)  # chunked: no Content-Length to trust
+        try:
+            await response.write(b'{"code": 200, "msg": "' + b"x" * 10_000)
+            for _ in range(2_000):  # 2 GB would be the bug; the client stops far earlier
+                await response.write(b"x" * 1_000_000)
+                sent.append(1)
+        except (ConnectionResetError, aiohttp.ClientConnectionResetError):
+            pass
+        return response
+
+    async def declared(_: web.Request) -> web.Response:
+        return web.Response(body=b" " * (2 * 1024 * 1024) + envelope)
+
+    async def drop(request: web.Request) -> web.Response:
+        await request.read()
+        assert request.transport is not None
+        request.transport.close()  # the request arrived; the answer never comes
+        await asyncio.sleep(1)
+        return web.Response()
+
+    app = web.Application()
+    app.router.add_get("/split/api/v1/generate/credit", split)
+    app.router.add_get("/huge/api/v1/generate/credit", huge)
+    app.router.add_get("/declared/api/v1/generate/credit", declared)
+    app.router.add_post("/drop/api/v1/generate/add-instrumental", drop)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    yield f"http://127.0.0.1:{runner.addresses[0][1]}", sent
+    await runner.cleanup()
+
+
+async def test_an_envelope_sent_in_pieces_is_read_whole(
+    session: aiohttp.ClientSession, raw_api: tuple[str, list[int]]
+) -> None:
+    client = make_client(session, f"{raw_api[0]}/split", max_retries=0)
+    assert await client.get_credits() == 42.5
+
+
+@pytest.mark.parametrize("path", ["huge", "declared"])
+async def test_an_oversized_answer_is_refused_unread(
+    session: aiohttp.ClientSession, raw_api: tuple[str, list[int]], path: str
+) -> None:
+    base, sent = raw_api
+    client = make_client(session, f"{base}/{path}", max_retries=0)
+    with pytest.raises(e.BadResponse) as caught:
+        await client.get_credits()
+    assert "larger than" in str(caught.value)
+    await asyncio.sleep(0.1)  # let the server notice the closed connection
+    assert len(sent) < 100  # megabytes: the client hung up soon after the cap
+
+
+async def test_a_connection_dropped_after_sending_is_unknown(
+    session: aiohttp.ClientSession, raw_api: tuple[str, list[int]]
+) -> None:
+    client = make_client(session, f"{raw_api[0]}/drop")
+    with pytest.raises(e.MusicConnectionError) as caught:
+        await client.submit_add_instrumental(request(client))
+    assert not e.certainly_not_taken(caught.value)

@@ -7,8 +7,17 @@ from pathlib import Path
 
 import pytest
 
-from bot.store import NewTask, Store, StoreError, TrackData
-from bot.store.db import migrations
+from bot.store import (
+    Delivery,
+    NewTask,
+    Progress,
+    Stage,
+    Store,
+    StoreError,
+    TaskState,
+    TrackData,
+)
+from bot.store.database import migrations
 
 
 def task(interaction_id: int = 1, **overrides: object) -> NewTask:
@@ -32,6 +41,7 @@ async def test_creates_folder_applies_migrations_and_pragmas(tmp_path: Path) -> 
     assert await store._scalar("PRAGMA user_version") == migrations()[-1][0]
     assert await store._scalar("PRAGMA journal_mode") == "wal"
     assert await store._scalar("PRAGMA foreign_keys") == 1
+    assert await store._scalar("PRAGMA synchronous") == 2  # FULL: marks survive power loss
     await store.close()
     again = await Store.open(path)  # nothing left to apply
     assert await again.ping()
@@ -74,21 +84,24 @@ async def test_progress_only_moves_forward_and_tracks_are_one_row_each(store: St
     assert not await store.claim_for_submit(row.id, 1.0)  # claimed once
     await store.mark_submitted(row.id, "api-1", now=2.0, next_check_at=3.0)
     half = [TrackData("a", "https://a.wav"), TrackData("b")]
-    assert await store.apply_progress(row.id, stage="first", tracks=half, complete=False, now=4.0)
+    assert await store.apply_progress(row.id, Progress(Stage.FIRST, half, complete=False, now=4.0))
     assert not await store.apply_progress(
-        row.id, stage="text", tracks=half, complete=False, now=5.0
+        row.id, Progress(Stage.TEXT, half, complete=False, now=5.0)
     )
     full = [TrackData("a", "https://changed.wav"), TrackData("b", "https://b.wav")]
-    assert await store.apply_progress(row.id, stage="complete", tracks=full, complete=True, now=6.0)
+    assert await store.apply_progress(
+        row.id, Progress(Stage.COMPLETE, full, complete=True, now=6.0)
+    )
     tracks = await store.tracks_for_task(row.id)
     assert [(t.api_track_id, t.position, t.audio_url) for t in tracks] == [
         ("a", 0, "https://a.wav"),  # a ready track is recorded once, never rewritten
         ("b", 1, "https://b.wav"),
     ]
     done = await store.get_task(row.id)
-    assert (done.state, done.stage) == ("done", "complete")
+    assert done is not None
+    assert (done.state, done.stage) == (TaskState.DONE, Stage.COMPLETE)
     assert not await store.apply_progress(
-        row.id, stage="complete", tracks=full, complete=True, now=7.0
+        row.id, Progress(Stage.COMPLETE, full, complete=True, now=7.0)
     )
     assert not await store.fail_task(row.id, "late failure", now=8.0)  # final is final
 
@@ -97,17 +110,18 @@ async def test_delivery_marks(store: Store) -> None:
     row, _ = await store.create_task(task(13))
     await store.claim_for_submit(row.id, 1.0)
     await store.mark_submitted(row.id, "api-2", now=1.0, next_check_at=1.0)
+    await store.set_discord_place(row.id, thread_id=None, card_message_id=90)
     await store.apply_progress(
-        row.id, stage="first", tracks=[TrackData("a", "https://a")], complete=False, now=2.0
+        row.id, Progress(Stage.FIRST, [TrackData("a", "https://a")], complete=False, now=2.0)
     )
     [track] = await store.due_deliveries(now=3.0, limit=10)
     await store.delivery_attempted(track.id)
     [attempted] = await store.tracks_for_task(row.id)
-    assert attempted.delivery == "attempted" and attempted.delivery_attempts == 1
+    assert attempted.delivery is Delivery.ATTEMPTED and attempted.delivery_attempts == 1
     await store.delivered(track.id, 555, now=4.0)
     await store.delivered(track.id, 556, now=5.0)  # a second report changes nothing
     [delivered] = await store.tracks_for_task(row.id)
-    assert (delivered.delivery, delivered.message_id) == ("delivered", 555)
+    assert (delivered.delivery, delivered.message_id) == (Delivery.DELIVERED, 555)
     assert await store.due_deliveries(now=100.0, limit=10) == []
 
 
@@ -118,7 +132,8 @@ async def test_queue_positions_and_interrupted_submissions(store: Store) -> None
     assert await store.queue_position(rows[1].id) == 1
     assert await store.fail_interrupted_submissions("restarted", now=2.0) == [rows[0].id]
     failed = await store.get_task(rows[0].id)
-    assert (failed.state, failed.error, failed.can_retry) == ("failed", "restarted", 1)
+    assert failed is not None
+    assert (failed.state, failed.error, failed.can_retry) == (TaskState.FAILED, "restarted", True)
 
 
 async def test_key_values(store: Store) -> None:
@@ -136,3 +151,25 @@ async def test_only_submitted_tasks_expire(store: Store) -> None:
     await store.mark_submitted(running.id, "api-3", now=2.0, next_check_at=3.0)
     assert [t.id for t in await store.expired_tasks(submitted_before=1_000.0)] == [running.id]
     assert await store.get_task(waiting.id) is not None  # queued requests are never dropped
+
+
+async def test_rows_carry_enums_and_booleans(store: Store) -> None:
+    row, _ = await store.create_task(task(40))
+    assert row.state is TaskState.QUEUED and row.stage is Stage.NONE and row.active
+    assert row.card_dirty is True and row.can_retry is False
+    await store.fail_task(row.id, "no", now=2.0, can_retry=True)
+    failed = await store.get_task(row.id)
+    assert failed is not None and failed.can_retry is True and not failed.active
+    assert await store.count_by_state() == {TaskState.FAILED: 1}
+
+
+async def test_due_tasks_by_state(store: Store) -> None:
+    first, _ = await store.create_task(task(50), now=1.0)
+    second, _ = await store.create_task(task(51), now=2.0)
+    later, _ = await store.create_task(task(52), now=9.0)
+    due = await store.due_tasks(5.0, 10, state=TaskState.QUEUED)
+    assert [t.id for t in due] == [first.id, second.id]
+    skipping = await store.due_tasks(5.0, 10, state=TaskState.QUEUED, exclude=[first.id])
+    assert [t.id for t in skipping] == [second.id]
+    assert await store.due_tasks(5.0, 10, state=TaskState.FOLLOWING) == []
+    assert later.id not in {t.id for t in due}

@@ -1,11 +1,16 @@
-"""What members see: the status card, track posts and failure notices (pure rendering)."""
+"""What members see: the status card, track posts and failure notices (pure rendering).
+
+Posts are found again by their stored message ids; the footer markers below only let a
+post made just before a crash (its id not yet stored) be recognised in recent history.
+"""
 
 from __future__ import annotations
 
 import discord
 
-from bot.lifecycle import TaskView
+from bot.core.tasks import TaskView
 from bot.store import TaskRow, TrackRow
+from cogs._ui import clip, duration_text, plain, span_text
 
 EMBED_FIELD_MAX = 1024
 EMBED_TITLE_MAX = 256
@@ -22,39 +27,17 @@ _COLOURS = {
 
 
 def card_marker(task_id: int) -> str:
-    """Footer text that lets the bot recognise its own card after a crash."""
+    """Footer of a status card: recognises a card posted just before a crash."""
     return f"task #{task_id}"
 
 
 def track_marker(track: TrackRow) -> str:
-    """Footer fragment that identifies a posted track (`find_delivery` looks for it)."""
+    """Footer fragment of a track post: recognises a post made just before a crash."""
     return f"id {track.api_track_id}"
 
 
 def failure_marker(task_id: int) -> str:
     return f"task #{task_id} · failed"
-
-
-def clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def plain(text: str) -> str:
-    """User or API text shown literally: no markdown, no mention syntax that renders."""
-    return discord.utils.escape_mentions(discord.utils.escape_markdown(text))
-
-
-def duration_text(seconds: float | None) -> str:
-    if seconds is None or seconds < 0:
-        return "unknown"
-    whole = round(seconds)
-    return f"{whole // 60}:{whole % 60:02d}"
-
-
-def span_text(seconds: float) -> str:
-    whole = max(0, round(seconds))
-    minutes, secs = divmod(whole, 60)
-    return f"{minutes} min {secs} s" if minutes else f"{secs} s"
 
 
 def stage_text(view: TaskView) -> str:

@@ -1,0 +1,28 @@
+"""The task lifecycle: record, submit once, follow, deliver, resume. No Discord here.
+
+| module | concern |
+|---|---|
+| `service` | `Lifecycle`, the public face: request, view, callbacks, resume, stop |
+| `scheduler` | the one loop that starts due work in bounded workers |
+| `api` | submitting once, polling, merging polls and callbacks, time-outs |
+| `delivery` | status cards and track posts through the port, exactly once |
+| `schedule` | when to poll, how to back off |
+| `port` | the delivery port protocol and the `TaskView` it draws |
+"""
+
+from bot.core.tasks.api import UNCONFIRMED_REASON
+from bot.core.tasks.port import DeliveryPort, Display, Shown, TaskView, display_of
+from bot.core.tasks.schedule import PollSchedule
+from bot.core.tasks.service import INTERRUPTED_REASON, Lifecycle
+
+__all__ = [
+    "INTERRUPTED_REASON",
+    "UNCONFIRMED_REASON",
+    "DeliveryPort",
+    "Display",
+    "Lifecycle",
+    "PollSchedule",
+    "Shown",
+    "TaskView",
+    "display_of",
+]

@@ -1,0 +1,248 @@
+"""The API side of a task: submit it once, poll it, merge what polls and callbacks report.
+
+A submission whose fate is unknown is never sent again; a task the API has accepted is
+followed until it ends or times out (with one last look before giving up).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from urllib.parse import urlsplit
+
+from pydantic import ValidationError
+
+from bot.core.tasks.schedule import PollSchedule
+from bot.music import CallbackEvent, MusicClient, MusicError, TaskInfo
+from bot.music.errors import (
+    CALLBACK_ERROR_REASONS,
+    FAILURE_REASONS,
+    Maintenance,
+    certainly_not_taken,
+)
+from bot.music.models import AddInstrumentalRequest, Track
+from bot.store import Progress, Stage, Store, TaskRow, TaskState, TrackData
+
+log = logging.getLogger(__name__)
+
+UNCONFIRMED_REASON = (
+    "The music service did not confirm this request. To avoid charging twice it was not "
+    "sent again: try it once more."
+)
+GENERIC_FAILURE = "The music service could not make this track."
+CALLBACK_MATCH_WAIT = 3.0  # well inside the 15 s the API gives a callback
+QUEUE_REDRAW = 25  # queued cards redrawn when the line moves (the rest show a stale, higher place)
+
+
+def _safe_url(url: str) -> str:
+    """A URL from the API is used only if it is plain http(s) with a host."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return ""
+    return url if parts.scheme in ("http", "https") and parts.hostname else ""
+
+
+def track_data(track: Track) -> TrackData:
+    return TrackData(
+        api_track_id=track.id[:100],
+        audio_url=_safe_url(track.audio_url),
+        stream_url=_safe_url(track.stream_audio_url),
+        image_url=_safe_url(track.image_url),
+        title=track.title[:200],
+        tags=track.tags[:1000],
+        duration=track.duration,
+    )
+
+
+class ApiWork:
+    """Submissions, polls and callbacks for one service; `wake` nudges the scheduler."""
+
+    def __init__(
+        self,
+        store: Store,
+        client: MusicClient,
+        *,
+        callback_url: str,
+        schedule: PollSchedule,
+        task_timeout: float,
+        callbacks_enabled: bool,
+        clock: Callable[[], float],
+        wake: Callable[[], None],
+    ) -> None:
+        self.store = store
+        self.client = client
+        self.callback_url = callback_url
+        self.schedule = schedule
+        self.task_timeout = task_timeout
+        self.callbacks_enabled = callbacks_enabled
+        self._clock = clock
+        self._wake = wake
+        self._submitting = 0  # submissions whose API task id is not recorded yet
+
+    async def advance(self, task: TaskRow) -> None:
+        if task.state == TaskState.QUEUED:
+            await self.submit(task)
+        elif task.state == TaskState.FOLLOWING:
+            await self.poll(task)
+
+    # -- submitting ------------------------------------------------------------------------
+
+    def build_request(self, task: TaskRow) -> AddInstrumentalRequest:
+        return self.client.build_request(
+            uploadUrl=task.upload_url,
+            title=task.title,
+            tags=task.tags,
+            negativeTags=task.negative_tags,
+            callBackUrl=self.callback_url,
+            vocalGender=task.vocal_gender,
+            styleWeight=task.style_weight,
+            weirdnessConstraint=task.weirdness,
+            audioWeight=task.audio_weight,
+            model=task.model,
+        )
+
+    async def submit(self, task: TaskRow) -> None:
+        try:
+            request = self.build_request(task)
+        except ValidationError as exc:
+            field = ".".join(str(p) for p in exc.errors()[0]["loc"]) or "request"
+            await self.fail(task.id, f"This request's {field} is not accepted by the bot.")
+            return
+        if not await self.store.claim_for_submit(task.id, self._clock()):
+            return
+        self._submitting += 1
+        try:
+            api_task_id = await self.client.submit_add_instrumental(request)
+        except MusicError as exc:
+            await self._submit_failed(task, exc)
+            return
+        except Exception:
+            # The request may have gone out: never send it again.
+            log.exception("task %d: unexpected error while submitting", task.id)
+            await self.fail(task.id, UNCONFIRMED_REASON, can_retry=True)
+            return
+        else:
+            now = self._clock()
+            await self.store.mark_submitted(
+                task.id, api_task_id, now=now, next_check_at=now + self.schedule.first_check
+            )
+        finally:
+            self._submitting -= 1
+        log.info("task %d submitted as %s", task.id, api_task_id)
+        await self.queue_moved(now)
+
+    async def _submit_failed(self, task: TaskRow, exc: MusicError) -> None:
+        if not certainly_not_taken(exc):
+            log.warning("task %d: submission unconfirmed (%s)", task.id, exc)
+            await self.fail(task.id, UNCONFIRMED_REASON, can_retry=True)
+        elif exc.retryable:
+            delay = self.schedule.backoff(task.error_count + 1)
+            if isinstance(exc, Maintenance):
+                delay = max(delay, 60.0)
+            log.warning(
+                "task %d: submission refused for now (%s), again in %.0fs", task.id, exc, delay
+            )
+            now = self._clock()
+            await self.store.requeue(task.id, now=now, next_check_at=now + delay)
+        else:
+            log.warning("task %d: submission refused (%s)", task.id, exc)
+            await self.fail(task.id, exc.reason)
+
+    # -- following -------------------------------------------------------------------------
+
+    async def poll(self, task: TaskRow) -> None:
+        if task.api_task_id is None:
+            return
+        try:
+            info = await self.client.get_task(task.api_task_id)
+        except MusicError as exc:
+            # Polls are safe to repeat: back off, the task time-out bounds the whole.
+            delay = self.schedule.backoff(task.error_count + 1)
+            log.warning("task %d: poll failed (%s), again in %.0fs", task.id, exc, delay)
+            await self.store.schedule_check(
+                task.id, next_check_at=self._clock() + delay, error=True
+            )
+            return
+        await self._apply(task, info)
+
+    async def _apply(self, task: TaskRow, info: TaskInfo) -> None:
+        now = self._clock()
+        if info.failed:
+            reason = FAILURE_REASONS.get(info.status, GENERIC_FAILURE)
+            await self.fail(task.id, reason, can_retry=info.status != "SENSITIVE_WORD_ERROR")
+            return
+        tracks = [track_data(t) for t in info.tracks]
+        complete = info.finished and any(t.audio_url for t in tracks)
+        stage = Stage.of_status(info.status) or task.stage
+        if stage == Stage.COMPLETE and not complete:
+            stage = Stage.FIRST
+        elapsed = now - (task.submitted_at or now)
+        delay = self.schedule.next_delay(
+            elapsed, stage=stage, callbacks=self.callbacks_enabled and task.callback_at is not None
+        )
+        await self.store.schedule_check(task.id, next_check_at=now + delay)
+        progress = Progress(stage=stage, tracks=tracks, complete=complete, now=now)
+        if await self.store.apply_progress(task.id, progress):
+            self._wake()
+
+    async def handle_callback(self, event: CallbackEvent) -> str:
+        """Merge a callback; whichever of callback and poll learns a stage first wins.
+        Returns the outcome: applied, duplicate, unknown or failed."""
+        task = await self._task_for_callback(event.task_id)
+        if task is None:
+            return "unknown"
+        now = self._clock()
+        if event.stage == "error" or event.code != 200:
+            reason = CALLBACK_ERROR_REASONS.get(event.code, "The music service reported an error.")
+            done = await self.store.fail_task(task.id, reason, now=now, can_retry=True)
+            self._wake()
+            return "failed" if done else "duplicate"
+        tracks = [track_data(t) for t in event.tracks]
+        complete = event.stage == "complete" and any(t.audio_url for t in tracks)
+        # A `complete` without usable tracks is only a hint: ask the API right away.
+        hint_only = event.stage == "complete" and not complete
+        progress = Progress(
+            stage=Stage.FIRST if hint_only else Stage(event.stage),
+            tracks=tracks,
+            complete=complete,
+            now=now,
+            next_check_at=now if hint_only else now + self.schedule.callback_interval,
+            from_callback=True,
+        )
+        changed = await self.store.apply_progress(task.id, progress)
+        self._wake()
+        return "applied" if changed else "duplicate"
+
+    async def _task_for_callback(self, api_task_id: str) -> TaskRow | None:
+        """A fast callback (an upload refused at once) can beat the recording of the task
+        id it names: while a submission is in flight, look again for a moment."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + CALLBACK_MATCH_WAIT
+        while True:
+            task = await self.store.get_task_by_api_id(api_task_id)
+            if task or not self._submitting or loop.time() > deadline:
+                return task
+            await asyncio.sleep(0.05)
+
+    async def last_check(self, task: TaskRow) -> None:
+        """A task past its time-out gets one last look: it may have finished meanwhile."""
+        await self.poll(task)
+        fresh = await self.store.get_task(task.id)
+        if fresh is not None and fresh.active:
+            minutes = round(self.task_timeout / 60)
+            log.warning("task %d timed out", task.id)
+            reason = f"The music service did not finish within {minutes} minutes."
+            await self.fail(task.id, reason, can_retry=True)
+
+    # -- endings ---------------------------------------------------------------------------
+
+    async def fail(self, task_id: int, reason: str, *, can_retry: bool = False) -> None:
+        now = self._clock()
+        if await self.store.fail_task(task_id, reason, now=now, can_retry=can_retry):
+            await self.queue_moved(now)
+
+    async def queue_moved(self, now: float) -> None:
+        """The line moved: the first cards in it show a new place."""
+        await self.store.mark_card_dirty(await self.store.queued_task_ids(QUEUE_REDRAW), now)

@@ -1,0 +1,63 @@
+"""The delivery port: what the task core needs from the place members see, and what it
+hands over (a `TaskView`). Discord implements it in `cogs/instrumental/delivery.py`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from bot.store import Delivery, Stage, TaskRow, TaskState, TrackRow
+
+Display = Literal["waiting", "queued", "generating", "first", "done", "failed"]
+
+
+@dataclass(frozen=True, slots=True)
+class TaskView:
+    """What a status card shows."""
+
+    task: TaskRow
+    tracks: list[TrackRow]
+    display: Display
+    queue_position: int | None = None
+
+    @property
+    def stream_url(self) -> str | None:
+        return next((t.stream_url or t.audio_url for t in self.tracks if t.ready_at), None)
+
+
+def display_of(task: TaskRow, tracks: list[TrackRow]) -> Display:
+    if task.state == TaskState.FAILED:
+        return "failed"
+    if task.state in (TaskState.QUEUED, TaskState.SUBMITTING):
+        return "waiting"
+    delivered = all(t.delivery == Delivery.DELIVERED for t in tracks)
+    if task.state == TaskState.DONE and delivered:
+        return "done"
+    if task.state == TaskState.DONE or task.stage == Stage.FIRST:
+        return "first"
+    return "generating" if task.stage == Stage.TEXT else "queued"
+
+
+@dataclass(frozen=True, slots=True)
+class Shown:
+    """What drawing a card posted that the store must remember (None: nothing new)."""
+
+    card_message_id: int | None = None
+    thread_id: int | None = None
+    input_message_id: int | None = None
+    notice_message_id: int | None = None
+
+
+class DeliveryPort(Protocol):
+    """What the lifecycle needs from the place members see (Discord, in production)."""
+
+    async def show(self, view: TaskView) -> Shown:
+        """Draw the task's status card; place it first if nobody did (after a crash), and
+        tell a failed task's requester once. Called again after a failure: idempotent."""
+
+    async def deliver(self, task: TaskRow, track: TrackRow) -> int:
+        """Post one finished track; return the message id. Called only once the task's
+        card is placed."""
+
+    async def find_delivery(self, task: TaskRow, track: TrackRow) -> int | None:
+        """After an interrupted `deliver`: the message id if the track was posted after all."""

@@ -1,0 +1,149 @@
+"""One loop picks the work that is due (submissions, polls, status cards, track
+deliveries) and runs it in a bounded number of short-lived workers.
+
+What is due comes from the store; the in-memory sets only stop this process from starting
+the same piece of work twice while it runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from bot.core.tasks.api import ApiWork
+from bot.core.tasks.delivery import DeliveryWork
+from bot.store import Store, TaskRow, TaskState
+
+log = logging.getLogger(__name__)
+
+
+def _alternate(first: list[TaskRow], second: list[TaskRow]) -> list[TaskRow]:
+    """first[0], second[0], first[1], second[1], ... then the rest of the longer list."""
+    merged: list[TaskRow] = []
+    for pair in zip(first, second, strict=False):
+        merged.extend(pair)
+    shorter = min(len(first), len(second))
+    return merged + first[shorter:] + second[shorter:]
+
+
+class Scheduler:
+    def __init__(
+        self,
+        store: Store,
+        api: ApiWork,
+        delivery: DeliveryWork,
+        *,
+        api_workers: int,
+        delivery_workers: int,
+        clock: Callable[[], float],
+    ) -> None:
+        self.store = store
+        self.api = api
+        self.delivery = delivery
+        self._clock = clock
+        self._api_slots = api_workers
+        self._delivery_slots = delivery_workers
+        self._busy_tasks: set[int] = set()
+        self._busy_cards: set[int] = set()
+        self._busy_tracks: set[int] = set()
+        self._workers: set[asyncio.Task[None]] = set()
+        self._wake = asyncio.Event()
+        self._loop_task: asyncio.Task[None] | None = None
+        self.heartbeat = 0.0  # clock time of the last round
+        self._last_expiry_check = 0.0
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    @property
+    def alive(self) -> bool:
+        return self._loop_task is not None and not self._loop_task.done()
+
+    def start(self) -> None:
+        if not self.alive:
+            self._loop_task = asyncio.create_task(self._run(), name="lifecycle-scheduler")
+
+    async def stop(self, grace: float = 0.0) -> None:
+        if self._loop_task is not None:
+            self._loop_task.cancel()
+            await asyncio.gather(self._loop_task, return_exceptions=True)
+            self._loop_task = None
+        if grace > 0 and self._workers:
+            await asyncio.wait(set(self._workers), timeout=grace)
+        workers = list(self._workers)
+        for worker in workers:
+            worker.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
+        self._workers.clear()
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self._round()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # One bad row or payload must never stop the scheduler.
+                log.exception("scheduler round failed")
+                await asyncio.sleep(1.0)
+            self.heartbeat = self._clock()
+            await self._sleep()
+
+    async def _sleep(self) -> None:
+        next_due = await self.store.next_due_at()
+        delay = 1.0 if next_due is None else min(1.0, max(0.0, next_due - self._clock()))
+        if delay <= 0:
+            delay = 0.25  # due work is in flight or waits for a free worker
+        # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancel that
+        # lands as the wake event is set (stop() wakes the loop), and stop() then hangs.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(delay):
+                await self._wake.wait()
+        self._wake.clear()
+
+    async def _round(self) -> None:
+        now = self._clock()
+        if now - self._last_expiry_check >= 1.0:
+            self._last_expiry_check = now
+            await self._expire(now)
+        free = self._api_slots - len(self._busy_tasks)
+        if free > 0:
+            # Polls and submissions take turns: a burst of requests must not starve the
+            # polls of tasks already paid for, nor the reverse.
+            busy = self._busy_tasks
+            polls = await self.store.due_tasks(now, free, state=TaskState.FOLLOWING, exclude=busy)
+            submits = await self.store.due_tasks(now, free, state=TaskState.QUEUED, exclude=busy)
+            for task in _alternate(polls, submits)[:free]:
+                self._spawn(self._busy_tasks, task.id, self.api.advance(task))
+        free = self._delivery_slots - len(self._busy_cards) - len(self._busy_tracks)
+        if free > 0:
+            for task in await self.store.tasks_needing_card(now, free):
+                if task.id not in self._busy_cards:
+                    self._spawn(self._busy_cards, task.id, self.delivery.show(task))
+        free = self._delivery_slots - len(self._busy_cards) - len(self._busy_tracks)
+        if free > 0:
+            for track in await self.store.due_deliveries(now, free, exclude=self._busy_tracks):
+                self._spawn(self._busy_tracks, track.id, self.delivery.deliver(track))
+
+    async def _expire(self, now: float) -> None:
+        for task in await self.store.expired_tasks(now - self.api.task_timeout):
+            if task.id not in self._busy_tasks:
+                self._spawn(self._busy_tasks, task.id, self.api.last_check(task))
+
+    def _spawn(self, busy: set[int], key: int, work: Coroutine[Any, Any, None]) -> None:
+        busy.add(key)
+        # The task owns the coroutine from here: cancelled before it starts, it is still closed.
+        worker = asyncio.create_task(work)
+        self._workers.add(worker)
+
+        def finished(done: asyncio.Task[None]) -> None:
+            self._workers.discard(done)
+            busy.discard(key)
+            self.wake()
+            if not done.cancelled() and (exc := done.exception()) is not None:
+                log.error("lifecycle work failed (key %d)", key, exc_info=exc)
+
+        worker.add_done_callback(finished)

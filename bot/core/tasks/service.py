@@ -1,0 +1,170 @@
+"""The task service's public face: record requests, show tasks, take callbacks, resume.
+
+Everything the service knows is in the store before it acts on it, so after a crash a new
+service on the same database only has to call `resume()`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from bot.core.clock import SteadyClock
+from bot.core.tasks.api import ApiWork
+from bot.core.tasks.delivery import DeliveryWork
+from bot.core.tasks.port import DeliveryPort, TaskView
+from bot.core.tasks.schedule import PollSchedule
+from bot.core.tasks.scheduler import Scheduler
+from bot.music import CallbackEvent, MusicClient
+from bot.store import NewTask, Store, TaskRow
+
+log = logging.getLogger(__name__)
+
+INTERRUPTED_REASON = (
+    "The bot restarted while sending this request, so it cannot tell whether the music "
+    "service received it. To avoid charging twice it was not sent again: try it once more."
+)
+
+
+class Lifecycle:
+    """The task service. Construct, set `port`, then `await resume()`; `await stop()` to end."""
+
+    def __init__(
+        self,
+        store: Store,
+        client: MusicClient,
+        *,
+        callback_url: str,
+        schedule: PollSchedule | None = None,
+        task_timeout: float = 20 * 60.0,
+        callbacks_enabled: bool = False,
+        api_workers: int = 16,
+        delivery_workers: int = 4,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        self.store = store
+        self.client = client
+        self.schedule = schedule or PollSchedule()
+        self._clock = clock = clock or SteadyClock()
+        self.delivery = DeliveryWork(store, schedule=self.schedule, clock=clock)
+        self.api = ApiWork(
+            store,
+            client,
+            callback_url=callback_url,
+            schedule=self.schedule,
+            task_timeout=task_timeout,
+            callbacks_enabled=callbacks_enabled,
+            clock=clock,
+            wake=self.wake,
+        )
+        self.scheduler = Scheduler(
+            store,
+            self.api,
+            self.delivery,
+            api_workers=api_workers,
+            delivery_workers=delivery_workers,
+            clock=clock,
+        )
+
+    @property
+    def port(self) -> DeliveryPort | None:
+        return self.delivery.port
+
+    @port.setter
+    def port(self, port: DeliveryPort) -> None:
+        self.delivery.port = port
+
+    @property
+    def callback_url(self) -> str:
+        return self.api.callback_url
+
+    @callback_url.setter
+    def callback_url(self, url: str) -> None:
+        self.api.callback_url = url
+
+    def now(self) -> float:
+        return self._clock()
+
+    # -- requests and views ----------------------------------------------------------------
+
+    async def request(self, new: NewTask) -> tuple[TaskRow, bool]:
+        """Record a request; the scheduler submits it. A repeated request (same key) is
+        not recorded twice; returns the task and whether it is new."""
+        task, created = await self.store.create_task(new, now=self._clock())
+        if created:
+            log.info("task %d recorded (interaction %d)", task.id, new.interaction_id)
+            self.wake()
+        return task, created
+
+    async def view(self, task_id: int) -> TaskView | None:
+        task = await self.store.get_task(task_id)
+        return None if task is None else await self.delivery.view_of(task)
+
+    async def recent(self, user_id: int, limit: int = 10) -> list[TaskRow]:
+        return await self.store.recent_tasks(user_id, limit)
+
+    async def placed(
+        self,
+        task_id: int,
+        *,
+        card_message_id: int,
+        thread_id: int | None,
+        input_message_id: int | None = None,
+    ) -> None:
+        """The task's card is posted: record where, so every later post finds it again."""
+        await self.store.set_discord_place(
+            task_id,
+            thread_id=thread_id,
+            card_message_id=card_message_id,
+            input_message_id=input_message_id,
+            now=self._clock(),
+        )
+        self.wake()
+
+    async def placing_failed(self, task_id: int) -> None:
+        """Its creator could not post the card: the scheduler places it now."""
+        await self.store.end_placing(task_id)
+        self.wake()
+
+    async def handle_callback(self, event: CallbackEvent) -> str:
+        return await self.api.handle_callback(event)
+
+    # -- running ---------------------------------------------------------------------------
+
+    def wake(self) -> None:
+        self.scheduler.wake()
+
+    @property
+    def alive(self) -> bool:
+        return self.scheduler.alive
+
+    @property
+    def heartbeat(self) -> float:
+        return self.scheduler.heartbeat
+
+    def healthy(self, stale_after: float) -> bool:
+        """Running, and a scheduler round finished within `stale_after` seconds."""
+        return self.alive and self._clock() - self.scheduler.heartbeat < stale_after
+
+    async def resume(self) -> None:
+        """At start-up: settle what a crash left behind, then start the scheduler."""
+        await self.recover()
+        self.start()
+
+    async def recover(self) -> None:
+        """A task caught between claim and answer may have reached the API: it is failed, not
+        resubmitted. Everything else (queued, following, undelivered) continues on its own."""
+        now = self._clock()
+        interrupted = await self.store.fail_interrupted_submissions(INTERRUPTED_REASON, now=now)
+        for task_id in interrupted:
+            log.warning("task %d was interrupted while submitting; not resubmitted", task_id)
+
+    def start(self) -> None:
+        if self.port is None:
+            raise RuntimeError("set Lifecycle.port before starting")
+        self.scheduler.start()
+
+    async def stop(self, grace: float = 0.0) -> None:
+        """Stop starting work; give work in flight (a submission on the wire) up to `grace`
+        seconds to finish, then cancel the rest (a restart resumes it)."""
+        await self.scheduler.stop(grace)

@@ -1,0 +1,84 @@
+"""Where a task lives in Discord, and whether its status card must be drawn again.
+
+Every change a member should see sets `card_dirty`; the scheduler redraws and clears it
+unless the task changed again meanwhile. A card whose task's creator is still posting
+it (the placing window) is left alone until it is placed or the window closes.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+
+from bot.store.database import Database
+from bot.store.rows import TaskRow
+from bot.store.sql import CARD_DUE_AT
+
+log = logging.getLogger(__name__)
+
+
+class CardQueries(Database):
+    async def set_discord_place(
+        self,
+        task_id: int,
+        *,
+        thread_id: int | None,
+        card_message_id: int | None,
+        input_message_id: int | None = None,
+        now: float | None = None,
+    ) -> None:
+        """The card is posted: record where, close the placing window, and have the
+        scheduler redraw the card at once from its real place."""
+        await self._write(
+            "UPDATE tasks SET thread_id = coalesce(:thread_id, thread_id), "
+            "card_message_id = coalesce(:card_message_id, card_message_id), "
+            "input_message_id = coalesce(:input_message_id, input_message_id), "
+            "placing_until = NULL, card_dirty = 1, card_retry_at = 0, updated_at = :now "
+            "WHERE id = :id",
+            {
+                "id": task_id,
+                "thread_id": thread_id,
+                "card_message_id": card_message_id,
+                "input_message_id": input_message_id,
+                "now": time.time() if now is None else now,
+            },
+        )
+
+    async def end_placing(self, task_id: int, *, now: float | None = None) -> None:
+        """The creator could not post the card: the scheduler places it now."""
+        await self._write(
+            "UPDATE tasks SET placing_until = NULL, card_dirty = 1, card_retry_at = 0, "
+            "updated_at = ? WHERE id = ?",
+            (time.time() if now is None else now, task_id),
+        )
+
+    async def set_notice_message(self, task_id: int, message_id: int) -> None:
+        """The failure notice is posted: its id keeps it from being posted twice."""
+        await self._write(
+            "UPDATE tasks SET notice_message_id = ? WHERE id = ?", (message_id, task_id)
+        )
+
+    async def tasks_needing_card(self, now: float, limit: int) -> list[TaskRow]:
+        return await self._tasks(
+            f"WHERE card_dirty = 1 AND {CARD_DUE_AT} <= ? ORDER BY card_retry_at, id LIMIT ?",
+            (now, limit),
+        )
+
+    async def card_shown(self, task_id: int, updated_at: float) -> None:
+        """Clear the flag, unless the task changed again since the card was drawn."""
+        await self._write(
+            "UPDATE tasks SET card_dirty = 0 WHERE id = ? AND updated_at = ?", (task_id, updated_at)
+        )
+
+    async def card_failed(self, task_id: int, retry_at: float) -> None:
+        await self._write("UPDATE tasks SET card_retry_at = ? WHERE id = ?", (retry_at, task_id))
+
+    async def mark_card_dirty(self, task_ids: Iterable[int], now: float) -> None:
+        ids = tuple(task_ids)
+        if ids:
+            await self._write(
+                "UPDATE tasks SET card_dirty = 1, card_retry_at = 0, updated_at = ? "  # noqa: S608
+                f"WHERE id IN ({','.join('?' * len(ids))})",
+                (now, *ids),
+            )

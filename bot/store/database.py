@@ -1,0 +1,212 @@
+"""The one SQLite connection, its migrations, and transactions a cancellation cannot split.
+
+Every coroutine shares one aiosqlite connection, whose statements run in order on its
+own thread. A statement queued there runs even if the coroutine that queued it is
+cancelled, so a transaction is driven by a task of its own that always ends with COMMIT
+or ROLLBACK: a caller timing out (`asyncio.wait_for` around a callback) can stop
+waiting, never leave the connection inside a transaction that nobody will end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Any, Self, TypeVar
+
+import aiosqlite
+
+from bot.store.rows import TASK_COLUMNS, TaskRow
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Work = Callable[[aiosqlite.Connection], Awaitable[T]]
+Params = Sequence[Any] | Mapping[str, Any]
+
+PING_TIMEOUT = 2.0  # seconds a health check waits for the write lock
+
+_PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA foreign_keys=ON",
+    # FULL, not NORMAL: in WAL mode NORMAL may lose the last commits on a power cut, and
+    # the 'submitting' and 'attempted' marks must be on disk before the API call or the
+    # post they announce, or a restart would submit or post twice.
+    "PRAGMA synchronous=FULL",
+    "PRAGMA busy_timeout=5000",
+)
+
+
+class StoreError(RuntimeError):
+    """The database cannot be used (for example it is newer than this code)."""
+
+
+def migrations() -> list[tuple[int, str]]:
+    """Numbered migration files (`0001_name.sql`), in order."""
+    folder = resources.files("bot.store") / "migrations"
+    found = []
+    for entry in folder.iterdir():
+        if entry.name.endswith(".sql"):
+            found.append((int(entry.name.split("_", 1)[0]), entry.read_text("utf-8")))
+    return sorted(found)
+
+
+class Database:
+    """The connection and the helpers the query mixins build on."""
+
+    def __init__(self, conn: aiosqlite.Connection, path: Path) -> None:
+        self._conn = conn
+        self.path = path
+        # One connection is shared by every coroutine: transactions must not interleave.
+        self._lock = asyncio.Lock()
+        # Transactions still running after their caller stopped waiting.
+        self._units: set[asyncio.Task[Any]] = set()
+
+    @classmethod
+    async def open(cls, path: str | Path) -> Self:
+        """Open (creating the folder and file), set pragmas, apply pending migrations."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = await aiosqlite.connect(path, isolation_level=None)  # we BEGIN ourselves
+        try:
+            # Close each cursor: a PRAGMA that returns a row leaves its statement open
+            # (blocking COMMIT) for as long as anything still references the cursor.
+            for pragma in _PRAGMAS:
+                async with conn.execute(pragma):
+                    pass
+            store = cls(conn, path)
+            await store._migrate()
+        except BaseException:
+            await conn.close()
+            raise
+        return store
+
+    async def close(self) -> None:
+        """Let transactions already started finish, then close."""
+        if self._units:
+            await asyncio.gather(*self._units, return_exceptions=True)
+        await self._conn.close()
+
+    async def ping(self, timeout: float = PING_TIMEOUT) -> bool:
+        """Whether the store can write: takes the write lock and lets it go again."""
+        try:
+            async with asyncio.timeout(timeout):
+                await self._transaction(_nothing, commit=False)
+        except (TimeoutError, sqlite3.Error, ValueError) as error:
+            log.warning("store ping failed: %r", error)
+            return False
+        return True
+
+    async def _migrate(self) -> None:
+        available = migrations()
+        latest = available[-1][0] if available else 0
+        current = await self._scalar("PRAGMA user_version")
+        if current > latest:
+            raise StoreError(
+                f"the database {self.path} is at schema version {current}, newer than this "
+                f"code's {latest}: run a newer backline or restore an older database"
+            )
+        pending = [(number, sql) for number, sql in available if number > current]
+        if not pending:
+            return
+
+        # executescript would commit on its own; run statements inside one transaction.
+        async def apply(conn: aiosqlite.Connection) -> None:
+            for number, sql in pending:
+                for statement in _statements(sql):
+                    await conn.execute(statement)
+                log.info("applied database migration %04d", number)
+            await conn.execute(f"PRAGMA user_version = {latest:d}")
+
+        await self._transaction(apply)
+
+    # -- helpers for the query mixins -----------------------------------------------------
+
+    async def _scalar(self, sql: str, params: Params = ()) -> Any:
+        async with self._conn.execute(sql, params) as cursor:
+            row = await cursor.fetchone()
+        return row[0] if row else None
+
+    async def _transaction(self, work: Work[T], *, commit: bool = True) -> T:
+        """Run `work` in one transaction and return its result.
+
+        If the caller is cancelled, the transaction still runs to its end (COMMIT, or
+        ROLLBACK on error) and the cancellation is raised to the caller. `work` must not
+        start another transaction: the lock is not re-entrant.
+        """
+        unit = asyncio.create_task(self._unit(work, commit))
+        self._units.add(unit)
+        unit.add_done_callback(self._units.discard)
+        try:
+            return await asyncio.shield(unit)
+        except asyncio.CancelledError:
+            unit.add_done_callback(_report_orphan)
+            raise
+
+    async def _unit(self, work: Work[T], commit: bool) -> T:
+        conn = self._conn
+        async with self._lock:
+            if conn.in_transaction:  # only code outside the store could leave one open
+                log.warning("the store's connection was left in a transaction: rolling back")
+                await conn.execute("ROLLBACK")
+            try:
+                await conn.execute("BEGIN IMMEDIATE")
+                result = await work(conn)
+                await conn.execute("COMMIT" if commit else "ROLLBACK")
+            except BaseException:
+                # Also after a failed BEGIN or COMMIT: statements run in order, so this
+                # ends whatever was begun; with nothing begun it fails harmlessly.
+                await _rollback(conn)
+                raise
+            return result
+
+    async def _write(self, sql: str, params: Params = ()) -> int:
+        """One statement in its own transaction; returns the rows changed."""
+
+        async def write(conn: aiosqlite.Connection) -> int:
+            cursor = await conn.execute(sql, params)
+            return cursor.rowcount
+
+        return await self._transaction(write)
+
+    async def _tasks(self, where: str, params: Params = ()) -> list[TaskRow]:
+        async with self._conn.execute(
+            f"SELECT {TASK_COLUMNS} FROM tasks {where}",  # noqa: S608 - constant columns
+            params,
+        ) as cursor:
+            return [TaskRow.from_row(row) for row in await cursor.fetchall()]
+
+
+async def _nothing(conn: aiosqlite.Connection) -> None:
+    """A ping's transaction: taking the write lock is the whole test."""
+
+
+def _report_orphan(unit: asyncio.Task[Any]) -> None:
+    """A transaction whose caller stopped waiting failed: nobody else will hear of it."""
+    if not unit.cancelled() and unit.exception() is not None:
+        log.warning("store transaction failed after its caller gave up: %r", unit.exception())
+
+
+async def _rollback(conn: aiosqlite.Connection) -> None:
+    try:
+        await conn.execute("ROLLBACK")
+    except sqlite3.OperationalError as error:  # no transaction was active
+        log.debug("rollback after a failed transaction: %s", error)
+
+
+def _statements(sql: str) -> list[str]:
+    """Split a migration file into statements (complete_statement respects quoting)."""
+    statements, current = [], ""
+    for line in sql.splitlines(keepends=True):
+        if line.lstrip().startswith("--") and not current.strip():
+            continue
+        current += line
+        if sqlite3.complete_statement(current):
+            statements.append(current.strip())
+            current = ""
+    if current.strip():
+        statements.append(current.strip())
+    return statements

@@ -1,0 +1,159 @@
+"""Typed rows: what the store takes in and hands out.
+
+SQLite keeps states as text and flags as integers; rows carry the enums and booleans,
+converted once here, so no caller compares against a bare string or a 0/1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, fields
+from typing import Any, Self
+
+from bot.store.states import ACTIVE_STATES, Delivery, Stage, TaskState
+
+
+@dataclass(frozen=True, slots=True)
+class NewTask:
+    """What a member asked for; recorded before anything is submitted."""
+
+    interaction_id: int
+    user_id: int
+    channel_id: int
+    upload_url: str
+    title: str
+    tags: str
+    negative_tags: str
+    model: str
+    guild_id: int | None = None
+    thread_id: int | None = None
+    card_message_id: int | None = None
+    input_filename: str = ""
+    vocal_gender: str | None = None
+    style_weight: float | None = None
+    weirdness: float | None = None
+    audio_weight: float | None = None
+    # Until then the task's creator is posting its card; the scheduler leaves it alone.
+    placing_until: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TaskRow:
+    id: int
+    interaction_id: int
+    guild_id: int | None
+    channel_id: int
+    thread_id: int | None
+    card_message_id: int | None
+    input_message_id: int | None
+    notice_message_id: int | None
+    placing_until: float | None
+    user_id: int
+    upload_url: str
+    input_filename: str
+    title: str
+    tags: str
+    negative_tags: str
+    vocal_gender: str | None
+    style_weight: float | None
+    weirdness: float | None
+    audio_weight: float | None
+    model: str
+    api_task_id: str | None
+    state: TaskState
+    stage: Stage
+    card_dirty: bool
+    card_retry_at: float
+    submit_attempts: int
+    poll_count: int
+    error_count: int
+    next_check_at: float | None
+    callback_at: float | None
+    error: str | None
+    can_retry: bool
+    created_at: float
+    submitted_at: float | None
+    completed_at: float | None
+    updated_at: float
+
+    @property
+    def active(self) -> bool:
+        return self.state in ACTIVE_STATES
+
+    @classmethod
+    def from_row(cls, row: Sequence[Any]) -> Self:
+        """From a `SELECT {TASK_COLUMNS}` row."""
+        return cls(*_convert(_TASK_CONVERTERS, row))
+
+
+@dataclass(frozen=True, slots=True)
+class TrackRow:
+    id: int
+    task_id: int
+    api_track_id: str
+    position: int
+    audio_url: str
+    stream_url: str
+    image_url: str
+    title: str
+    tags: str
+    duration: float | None
+    ready_at: float | None
+    delivery: Delivery
+    delivery_attempts: int
+    next_delivery_at: float | None
+    message_id: int | None
+    delivered_at: float | None
+
+    @classmethod
+    def from_row(cls, row: Sequence[Any]) -> Self:
+        """From a `SELECT {TRACK_COLUMNS}` row."""
+        return cls(*_convert(_TRACK_CONVERTERS, row))
+
+
+@dataclass(frozen=True, slots=True)
+class TrackData:
+    """A track as the API reports it, to be merged into the store."""
+
+    api_track_id: str
+    audio_url: str = ""
+    stream_url: str = ""
+    image_url: str = ""
+    title: str = ""
+    tags: str = ""
+    duration: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """What one poll or callback learned about a following task."""
+
+    stage: Stage
+    tracks: Sequence[TrackData]
+    complete: bool  # every track is ready: the task is done
+    now: float
+    next_check_at: float | None = None  # None keeps the check already scheduled
+    from_callback: bool = False
+
+
+TASK_COLUMNS = ", ".join(f.name for f in fields(TaskRow))
+TRACK_COLUMNS = ", ".join(f.name for f in fields(TrackRow))
+
+_Converter = Callable[[Any], Any] | None
+
+
+def _converters(row_type: type, by_name: dict[str, Callable[[Any], Any]]) -> list[_Converter]:
+    return [by_name.get(f.name) for f in fields(row_type)]
+
+
+_TASK_CONVERTERS = _converters(
+    TaskRow, {"state": TaskState, "stage": Stage, "card_dirty": bool, "can_retry": bool}
+)
+_TRACK_CONVERTERS = _converters(TrackRow, {"delivery": Delivery})
+
+
+def _convert(converters: list[_Converter], row: Sequence[Any]) -> list[Any]:
+    return [
+        value if convert is None else convert(value)
+        for convert, value in zip(converters, row, strict=True)
+    ]

@@ -1,0 +1,220 @@
+"""Tasks: recording requests and moving them through their states.
+
+Every move is one conditional UPDATE (`WHERE state = ...`), so two workers racing for
+the same task cannot both win, and a final state is never left again.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import fields
+
+import aiosqlite
+
+from bot.store.database import Database
+from bot.store.rows import NewTask, Progress, TaskRow
+from bot.store.sql import ACTIVE_SQL, CARD_DUE_AT, TRACK_PLACED, TRACK_WAITING
+from bot.store.states import Stage, TaskState
+from bot.store.tracks import merge_track
+
+log = logging.getLogger(__name__)
+
+_NEW_TASK_COLUMNS = [f.name for f in fields(NewTask)]
+
+
+class TaskQueries(Database):
+    async def create_task(self, new: NewTask, *, now: float | None = None) -> tuple[TaskRow, bool]:
+        """Record a request; a second delivery of the same interaction returns the first row.
+
+        Returns the row and whether it was created now.
+        """
+        now = time.time() if now is None else now
+        values = [getattr(new, name) for name in _NEW_TASK_COLUMNS]
+        changed = await self._write(
+            f"INSERT INTO tasks ({', '.join(_NEW_TASK_COLUMNS)}, "  # noqa: S608 - constant
+            "created_at, updated_at, next_check_at) "
+            f"VALUES ({', '.join('?' * len(_NEW_TASK_COLUMNS))}, ?, ?, ?) "
+            "ON CONFLICT (interaction_id) DO NOTHING",
+            [*values, now, now, now],
+        )
+        rows = await self._tasks("WHERE interaction_id = ?", (new.interaction_id,))
+        return rows[0], changed == 1
+
+    async def get_task(self, task_id: int) -> TaskRow | None:
+        rows = await self._tasks("WHERE id = ?", (task_id,))
+        return rows[0] if rows else None
+
+    async def get_task_by_api_id(self, api_task_id: str) -> TaskRow | None:
+        rows = await self._tasks("WHERE api_task_id = ?", (api_task_id,))
+        return rows[0] if rows else None
+
+    async def recent_tasks(self, user_id: int, limit: int = 10) -> list[TaskRow]:
+        return await self._tasks("WHERE user_id = ? ORDER BY id DESC LIMIT ?", (user_id, limit))
+
+    async def due_tasks(
+        self, now: float, limit: int, *, state: TaskState, exclude: Iterable[int] = ()
+    ) -> list[TaskRow]:
+        """Tasks in `state` (an active one) whose next check is due, oldest due first."""
+        # The IN term repeats the partial index tasks_due's condition, so SQLite uses it.
+        skip = tuple(exclude)
+        marks = ",".join("?" * len(skip))
+        return await self._tasks(
+            f"WHERE state IN {ACTIVE_SQL} AND state = ? AND next_check_at <= ? "
+            f"{f'AND id NOT IN ({marks})' if skip else ''} ORDER BY next_check_at LIMIT ?",
+            (state, now, *skip, limit),
+        )
+
+    async def next_due_at(self) -> float | None:
+        """The earliest moment some task, card or track needs attention."""
+        due: float | None = await self._scalar(
+            "SELECT min(t) FROM ("  # noqa: S608 - constant fragments
+            f" SELECT min(next_check_at) AS t FROM tasks WHERE state IN {ACTIVE_SQL}"
+            f" UNION ALL SELECT min({CARD_DUE_AT}) FROM tasks WHERE card_dirty = 1"
+            " UNION ALL SELECT min(next_delivery_at) FROM tracks"
+            f"  WHERE {TRACK_WAITING} AND {TRACK_PLACED})"
+        )
+        return due
+
+    async def expired_tasks(self, submitted_before: float, limit: int = 100) -> list[TaskRow]:
+        """Submitted tasks still running past the cut-off. Time waiting in the queue does
+        not count: a queued request is never dropped."""
+        return await self._tasks(
+            f"WHERE state = '{TaskState.FOLLOWING}' AND submitted_at < ? "
+            "ORDER BY submitted_at LIMIT ?",
+            (submitted_before, limit),
+        )
+
+    async def claim_for_submit(self, task_id: int, now: float) -> bool:
+        """queued → submitting, counted; False if someone else moved it first."""
+        changed = await self._write(
+            f"UPDATE tasks SET state = '{TaskState.SUBMITTING}', "  # noqa: S608 - constant
+            "submit_attempts = submit_attempts + 1, updated_at = ? "
+            f"WHERE id = ? AND state = '{TaskState.QUEUED}'",
+            (now, task_id),
+        )
+        return changed == 1
+
+    async def mark_submitted(
+        self, task_id: int, api_task_id: str, *, now: float, next_check_at: float
+    ) -> None:
+        await self._write(
+            f"UPDATE tasks SET state = '{TaskState.FOLLOWING}', "  # noqa: S608 - constant
+            f"stage = '{Stage.PENDING}', api_task_id = ?, submitted_at = ?, "
+            "next_check_at = ?, card_dirty = 1, updated_at = ? "
+            f"WHERE id = ? AND state = '{TaskState.SUBMITTING}'",
+            (api_task_id, now, next_check_at, now, task_id),
+        )
+
+    async def requeue(self, task_id: int, *, now: float, next_check_at: float) -> None:
+        """The API certainly did not take the submission: try again later."""
+        await self._write(
+            f"UPDATE tasks SET state = '{TaskState.QUEUED}', "  # noqa: S608 - constant
+            "next_check_at = ?, error_count = error_count + 1, updated_at = ? "
+            f"WHERE id = ? AND state = '{TaskState.SUBMITTING}'",
+            (next_check_at, now, task_id),
+        )
+
+    async def fail_task(
+        self, task_id: int, reason: str, *, now: float, can_retry: bool = False
+    ) -> bool:
+        """Final failure with a member-readable reason; False if the task had already ended."""
+        changed = await self._write(
+            f"UPDATE tasks SET state = '{TaskState.FAILED}', "  # noqa: S608 - constant
+            "error = ?, can_retry = ?, next_check_at = NULL, completed_at = ?, "
+            "card_dirty = 1, card_retry_at = 0, updated_at = ? "
+            f"WHERE id = ? AND state IN {ACTIVE_SQL}",
+            (reason, can_retry, now, now, task_id),
+        )
+        return changed == 1
+
+    async def fail_interrupted_submissions(self, reason: str, *, now: float) -> list[int]:
+        """At start-up: tasks left in 'submitting' may or may not have reached the API."""
+        rows = await self._tasks(f"WHERE state = '{TaskState.SUBMITTING}'")
+        for row in rows:
+            await self.fail_task(row.id, reason, now=now, can_retry=True)
+        return [row.id for row in rows]
+
+    async def schedule_check(
+        self, task_id: int, *, next_check_at: float, error: bool = False
+    ) -> None:
+        await self._write(
+            # updated_at stays: a routine check changes nothing a member sees.
+            "UPDATE tasks SET next_check_at = ?, poll_count = poll_count + ?, "  # noqa: S608
+            "error_count = error_count + ? "
+            f"WHERE id = ? AND state = '{TaskState.FOLLOWING}'",
+            (next_check_at, 0 if error else 1, 1 if error else 0, task_id),
+        )
+
+    async def apply_progress(self, task_id: int, progress: Progress) -> bool:
+        """Merge what the API reported, in one transaction. Stages only move forward;
+        a track's ready data is recorded once; a finished task is never changed again.
+
+        Returns True when anything a member can see changed.
+        """
+
+        async def apply(conn: aiosqlite.Connection) -> bool:
+            async with conn.execute(
+                "SELECT state, stage FROM tasks WHERE id = ?", (task_id,)
+            ) as cursor:
+                row = await cursor.fetchone()
+            if row is None or row[0] != TaskState.FOLLOWING:
+                return False
+            forward = progress.stage.rank > Stage(row[1]).rank
+            changed = forward
+            for track in progress.tracks:
+                changed |= await merge_track(conn, task_id, track, progress.now)
+            await conn.execute(
+                "UPDATE tasks SET stage = CASE WHEN :forward THEN :stage ELSE stage END, "  # noqa: S608
+                f"state = CASE WHEN :complete THEN '{TaskState.DONE}' ELSE state END, "
+                "completed_at = CASE WHEN :complete THEN :now ELSE completed_at END, "
+                "next_check_at = CASE WHEN :complete THEN NULL "
+                " ELSE coalesce(:next_check_at, next_check_at) END, "
+                "callback_at = CASE WHEN :from_callback THEN :now ELSE callback_at END, "
+                "card_dirty = CASE WHEN :shown THEN 1 ELSE card_dirty END, "
+                "updated_at = :now WHERE id = :id",
+                {
+                    "id": task_id,
+                    "forward": forward,
+                    "stage": progress.stage,
+                    "complete": progress.complete,
+                    "now": progress.now,
+                    "next_check_at": progress.next_check_at,
+                    "from_callback": progress.from_callback,
+                    "shown": changed or progress.complete,
+                },
+            )
+            return changed or progress.complete
+
+        return await self._transaction(apply)
+
+    async def queue_position(self, task_id: int) -> int | None:
+        """1 for the next task to be submitted; None when the task is not queued."""
+        queued = f"'{TaskState.QUEUED}'"
+        position: int | None = await self._scalar(
+            "SELECT (SELECT count(*) FROM tasks q "  # noqa: S608 - constant
+            f" WHERE q.state = {queued} AND q.id <= t.id) "
+            f"FROM tasks t WHERE t.id = ? AND t.state = {queued}",
+            (task_id,),
+        )
+        return position
+
+    async def queued_task_ids(self, limit: int) -> list[int]:
+        """The first `limit` tasks in line."""
+        async with self._conn.execute(
+            f"SELECT id FROM tasks WHERE state = '{TaskState.QUEUED}' ORDER BY id LIMIT ?",  # noqa: S608
+            (limit,),
+        ) as cursor:
+            return [row[0] for row in await cursor.fetchall()]
+
+    async def is_idle(self) -> bool:
+        """No task still active and no finished track waiting to be delivered."""
+        return not await self._scalar(
+            f"SELECT EXISTS (SELECT 1 FROM tasks WHERE state IN {ACTIVE_SQL})"  # noqa: S608
+            f" OR EXISTS (SELECT 1 FROM tracks WHERE {TRACK_WAITING})"
+        )
+
+    async def count_by_state(self) -> dict[str, int]:
+        async with self._conn.execute("SELECT state, count(*) FROM tasks GROUP BY state") as cursor:
+            return {TaskState(state): count for state, count in await cursor.fetchall()}

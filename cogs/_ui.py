@@ -1,0 +1,49 @@
+"""Formatting shared by every cog: literal user text, lengths, durations, status words."""
+
+from __future__ import annotations
+
+import discord
+
+from bot.core.tasks import Display
+from bot.store import TaskRow
+
+STATUS_WORDS: dict[Display, str] = {
+    "waiting": "⏳ waiting",
+    "queued": "📨 accepted",
+    "generating": "🎛️ generating",
+    "first": "🎧 first track ready",
+    "done": "✅ done",
+    "failed": "❌ failed",
+}
+
+
+def clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def plain(text: str) -> str:
+    """User or API text shown literally: no markdown, no mention syntax that renders."""
+    return discord.utils.escape_mentions(discord.utils.escape_markdown(text))
+
+
+def duration_text(seconds: float | None) -> str:
+    if seconds is None or seconds < 0:
+        return "unknown"
+    whole = round(seconds)
+    return f"{whole // 60}:{whole % 60:02d}"
+
+
+def span_text(seconds: float) -> str:
+    whole = max(0, round(seconds))
+    minutes, secs = divmod(whole, 60)
+    return f"{minutes} min {secs} s" if minutes else f"{secs} s"
+
+
+def jump_url(task: TaskRow) -> str | None:
+    """The thread if there is one, else the status card."""
+    guild = task.guild_id or "@me"
+    if task.thread_id is not None:
+        return f"https://discord.com/channels/{guild}/{task.thread_id}"
+    if task.card_message_id is not None:
+        return f"https://discord.com/channels/{guild}/{task.channel_id}/{task.card_message_id}"
+    return None

@@ -1,0 +1,203 @@
+"""Where a task lives in Discord: its status card, the thread started from it, the input.
+
+Whoever starts a request posts its card right after the intake records it, and stores the
+card's place (`Lifecycle.placed`). Every later edit or post goes by those stored ids. Only
+after a crash between recording and placing does the port place a card itself
+(`recover`): it adopts a card posted just before the crash, or posts one.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import discord
+
+from bot.core.tasks import Shown, TaskView
+from bot.store import TaskRow
+from cogs.instrumental import render
+
+if TYPE_CHECKING:
+    from bot.app import Backline
+
+log = logging.getLogger(__name__)
+
+HISTORY_LOOKBACK = 50  # messages searched for a card posted just before a crash
+
+# A channel the bot can post in and read back.
+Postable = discord.TextChannel | discord.Thread | discord.VoiceChannel | discord.StageChannel
+
+
+class NotPlaced(RuntimeError):
+    """The task's card is not posted yet, or its channel is gone; retried later."""
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    """Where a task's card is (`card_channel`) and where its updates go (`target`)."""
+
+    card_channel: Postable
+    card_message_id: int
+    target: Postable
+
+    @property
+    def thread_id(self) -> int | None:
+        return self.target.id if isinstance(self.target, discord.Thread) else None
+
+    @property
+    def in_place(self) -> bool:
+        """No thread of its own: updates answer the card where it is."""
+        return self.target.id == self.card_channel.id
+
+    def reply(self) -> dict[str, Any]:
+        """`send` keywords: posts in place answer the card; in a thread they need none."""
+        if not self.in_place:
+            return {}
+        reference = discord.MessageReference(
+            message_id=self.card_message_id,
+            channel_id=self.card_channel.id,
+            fail_if_not_exists=False,
+        )
+        return {"reference": reference}
+
+
+def attach(file: discord.File | None) -> dict[str, Any]:
+    """`send` keywords for an optional file (discord.py wants the keyword left out)."""
+    return {"file": file} if file is not None else {}
+
+
+def can_thread(channel: object) -> bool:
+    """A thread can be started from a message here (Discord refuses it in voice/stage chat)."""
+    return isinstance(channel, discord.TextChannel)
+
+
+def nonce(kind: str, row_id: int) -> str:
+    """A message nonce per post: Discord then drops a repeat of the same post (enforce_nonce),
+    so a send retried after a lost answer does not post twice."""
+    return f"bl{kind}{row_id}"
+
+
+class Placement:
+    def __init__(self, bot: Backline) -> None:
+        self.bot = bot
+
+    async def post_card(
+        self,
+        channel: Postable,
+        view: TaskView,
+        *,
+        input_file: discord.File | None = None,
+        input_note: str | None = None,
+        threads: bool = True,
+    ) -> tuple[Place, bool]:
+        """Post a new request's card (and a thread from it where possible) and store where;
+        returns the place and whether a thread was wanted but could not be started."""
+        place, thread_refused, input_id = await self.post(
+            channel, view, input_file=input_file, input_note=input_note, threads=threads
+        )
+        await self.bot.lifecycle.placed(
+            view.task.id,
+            card_message_id=place.card_message_id,
+            thread_id=place.thread_id,
+            input_message_id=input_id,
+        )
+        return place, thread_refused
+
+    async def post(
+        self,
+        channel: Postable,
+        view: TaskView,
+        *,
+        input_file: discord.File | None = None,
+        input_note: str | None = None,
+        threads: bool = True,
+    ) -> tuple[Place, bool, int | None]:
+        """Card, thread, input post; returns the place, whether a thread was refused, and
+        the input post's id."""
+        task = view.task
+        message = await channel.send(
+            embed=render.card_embed(view),
+            allowed_mentions=discord.AllowedMentions.none(),
+            nonce=nonce("c", task.id),
+        )
+        target: Postable = channel
+        thread_refused = can_thread(channel) and not threads
+        if can_thread(channel) and threads:
+            try:
+                target = await message.create_thread(
+                    name=render.thread_name(task.title), auto_archive_duration=1440
+                )
+            except discord.Forbidden:
+                thread_refused = True
+            except discord.HTTPException as exc:
+                log.warning("task %d: could not start a thread (%s)", task.id, exc)
+                thread_refused = True
+        place = Place(channel, message.id, target)
+        input_id = await self._post_input(task, place, input_file, input_note)
+        return place, thread_refused, input_id
+
+    async def _post_input(
+        self, task: TaskRow, place: Place, input_file: discord.File | None, note: str | None
+    ) -> int | None:
+        """The recording heads the thread (or answers the card in place): self-contained."""
+        text = note or f"🎙️ Input recording from <@{task.user_id}>"
+        try:
+            message = await place.target.send(
+                text,
+                **attach(input_file),
+                **place.reply(),
+                allowed_mentions=discord.AllowedMentions.none(),
+                nonce=nonce("i", task.id),
+            )
+        except discord.HTTPException as exc:
+            # Nice to have only: the task goes on without it.
+            log.warning("task %d: could not post the input recording (%s)", task.id, exc)
+            return None
+        return message.id
+
+    async def place_of(self, task: TaskRow) -> Place:
+        """The task's place from its stored ids."""
+        if task.card_message_id is None:
+            raise NotPlaced(f"task {task.id} has no card yet")
+        channel = await self.channel(task.channel_id)
+        target = channel
+        if task.thread_id is not None and task.thread_id != task.channel_id:
+            try:
+                target = await self.channel(task.thread_id)
+            except (discord.NotFound, discord.Forbidden):
+                # The thread was deleted: updates go next to the card instead.
+                target = channel
+        return Place(channel, task.card_message_id, target)
+
+    async def recover(self, task: TaskRow, view: TaskView) -> tuple[Place, Shown]:
+        """After a crash between recording a task and storing its card's place: adopt the
+        card posted just before the crash, or post one. Returns what the store must note."""
+        channel = await self.channel(task.channel_id)
+        marker = render.card_marker(task.id)
+        async for message in channel.history(limit=HISTORY_LOOKBACK):
+            if self.is_mine(message) and any(e.footer.text == marker for e in message.embeds):
+                thread = (
+                    channel.get_thread(message.id)
+                    if isinstance(channel, discord.TextChannel)
+                    else None
+                )
+                log.info("task %d: adopted its status card after a restart", task.id)
+                thread_id = thread.id if thread else None
+                shown = Shown(card_message_id=message.id, thread_id=thread_id)
+                return Place(channel, message.id, thread or channel), shown
+        note = f"🎙️ Input recording from <@{task.user_id}>: `{task.input_filename}`"
+        place, _, input_id = await self.post(channel, view, input_note=note)
+        log.info("task %d: posted its status card after a restart", task.id)
+        return place, Shown(place.card_message_id, place.thread_id, input_id)
+
+    async def channel(self, channel_id: int) -> Postable:
+        channel = self.bot.get_channel(channel_id)
+        if channel is None:
+            channel = await self.bot.fetch_channel(channel_id)
+        if not isinstance(channel, Postable):
+            raise NotPlaced(f"channel {channel_id} cannot hold messages")
+        return channel
+
+    def is_mine(self, message: discord.Message) -> bool:
+        return self.bot.user is not None and message.author.id == self.bot.user.id

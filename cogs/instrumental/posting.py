@@ -1,0 +1,131 @@
+"""Posting a finished track (a file when it fits the channel's limit, a link otherwise) and
+the failure notice; finding a post again after a crash."""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import discord
+
+from bot.audio import sniff_audio
+from bot.fetch import FetchError, TooLarge, UrlPolicy, fetch_capped
+from bot.store import TaskRow, TrackRow
+from cogs.instrumental import render
+from cogs.instrumental.placement import Place, Postable, attach, nonce
+
+if TYPE_CHECKING:
+    from bot.app import Backline
+
+log = logging.getLogger(__name__)
+
+DEFAULT_UPLOAD_LIMIT = 10 * 1024 * 1024
+HISTORY_LOOKBACK = 50  # messages searched for a post made just before a crash
+DOWNLOAD_TIMEOUT = 60.0
+REQUEST_TOO_LARGE = 40005  # Discord's "Request entity too large"
+
+
+def requester_only(user_id: int) -> discord.AllowedMentions:
+    return discord.AllowedMentions(
+        everyone=False, users=[discord.Object(user_id)], roles=False, replied_user=False
+    )
+
+
+def file_stem(title: str) -> str:
+    safe = "".join(c if c.isalnum() or c in " -_" else "_" for c in title).strip()
+    return (safe or "instrumental")[:80]
+
+
+class Posting:
+    def __init__(self, bot: Backline) -> None:
+        self.bot = bot
+        # Result URLs come from the API: only public addresses (and the API's own origin,
+        # e.g. the local simulator), checked again at every redirect.
+        settings = bot.settings
+        self.downloads = UrlPolicy.build(settings.api_base_url, settings.download_allowed_hosts)
+
+    async def track(self, task: TaskRow, track: TrackRow, place: Place, *, total: int) -> int:
+        """Post one track; returns the message id."""
+        data = await self._download(task, track, self._upload_limit(place.target))
+        if data is not None:
+            name = f"{file_stem(track.title or task.title)}.{sniff_audio(data[:64]) or 'mp3'}"
+            audio = discord.File(io.BytesIO(data), filename=name)
+            try:
+                return await self._send_track(task, track, place, total=total, file=audio)
+            except discord.HTTPException as exc:
+                # Too large after all, or no right to attach files here: a link still works.
+                if exc.status not in (403, 413) and exc.code != REQUEST_TOO_LARGE:
+                    raise
+                log.info("task %d: track file refused (%s), sending a link", task.id, exc)
+        return await self._send_track(task, track, place, total=total, file=None)
+
+    async def _send_track(
+        self, task: TaskRow, track: TrackRow, place: Place, *, total: int, file: discord.File | None
+    ) -> int:
+        message = await place.target.send(
+            f"<@{task.user_id}> track {track.position + 1} of {total} is ready.",
+            embed=render.track_embed(task, track, total=total, linked=file is None),
+            **attach(file),
+            **place.reply(),
+            allowed_mentions=requester_only(task.user_id),
+            nonce=nonce("t", track.id),
+        )
+        return message.id
+
+    async def find_track(self, track: TrackRow, place: Place) -> int | None:
+        """A post made just before a crash, before its id could be stored."""
+        marker = render.track_marker(track)
+        return await self._find(place.target, lambda text: text.endswith(marker))
+
+    async def failure(self, task: TaskRow, place: Place) -> int:
+        """Tell the requester once; returns the notice's message id."""
+        if task.notice_message_id is not None:
+            return task.notice_message_id
+        marker = render.failure_marker(task.id)
+        found = await self._find(place.target, lambda text: text == marker)
+        if found is not None:
+            return found
+        message = await place.target.send(
+            f"<@{task.user_id}> sorry, this one could not be made.",
+            embed=render.failure_embed(task),
+            **place.reply(),
+            allowed_mentions=requester_only(task.user_id),
+            nonce=nonce("f", task.id),
+        )
+        return message.id
+
+    async def _find(self, channel: Postable, footer_matches: Callable[[str], bool]) -> int | None:
+        me = self.bot.user
+        async for message in channel.history(limit=HISTORY_LOOKBACK):
+            mine = me is not None and message.author.id == me.id
+            if mine and any(footer_matches(e.footer.text or "") for e in message.embeds):
+                return message.id
+        return None
+
+    def _upload_limit(self, channel: Postable) -> int:
+        guild = getattr(channel, "guild", None)
+        limit = guild.filesize_limit if guild is not None else DEFAULT_UPLOAD_LIMIT
+        return min(limit, self.bot.settings.result_max_bytes)
+
+    async def _download(self, task: TaskRow, track: TrackRow, limit: int) -> bytes | None:
+        """The audio when it fits the upload limit; None means "post a link"."""
+        if not track.audio_url:
+            return None
+        try:
+            return await fetch_capped(
+                self.bot.session,
+                track.audio_url,
+                max_bytes=limit,
+                timeout=DOWNLOAD_TIMEOUT,
+                policy=self.downloads,
+                expect_audio=True,
+            )
+        except TooLarge:
+            log.info("task %d: track %d is over %d bytes, linking it", task.id, track.id, limit)
+        except FetchError as exc:
+            log.warning(
+                "task %d: track %d download failed (%s), linking it", task.id, track.id, exc
+            )
+        return None
