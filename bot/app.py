@@ -112,6 +112,7 @@ class Backline(commands.Bot):
             self.store,
             self.music,
             callback_url=callback_url(public_url, secret),
+            callback_secret=secret,
             schedule=self.schedule,
             task_timeout=settings.task_timeout,
             callbacks_enabled=public_url is not None,

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from bot import metrics
 from bot.core.tasks import Lifecycle
+from bot.core.tasks.keys import task_of_key
 from bot.music import CallbackEvent
 from bot.store import Store
 
@@ -39,7 +40,7 @@ async def callback_secret(store: Store, configured: str | None) -> str:
 def callback_url(public_base: str | None, secret: str) -> str:
     if not public_base:
         return NO_CALLBACK_URL
-    return f"{public_base.rstrip('/')}/callback/{secret}"
+    return f"{public_base.rstrip('/')}/callback/{secret}"  # each task adds /<its key>
 
 
 class WebServer:
@@ -63,6 +64,7 @@ class WebServer:
         self.app.add_routes(
             [
                 web.post("/callback/{secret}", self.callback),
+                web.post("/callback/{secret}/{key}", self.callback),
                 web.get("/healthz", self.healthz),
                 web.get("/metrics", self.metrics),
             ]
@@ -87,6 +89,12 @@ class WebServer:
         if not hmac.compare_digest(request.match_info["secret"].encode(), self._secret):
             metrics.CALLBACKS.labels("bad_secret").inc()
             raise web.HTTPNotFound()
+        # The task's key (tasks submitted before keys existed have none).
+        key = request.match_info.get("key")
+        task_id = task_of_key(self._secret.decode(), key) if key else None
+        if key and task_id is None:
+            metrics.CALLBACKS.labels("bad_key").inc()
+            raise web.HTTPNotFound()
         try:
             body = await request.read()  # raises 413 past client_max_size
         except web.HTTPRequestEntityTooLarge:
@@ -99,7 +107,7 @@ class WebServer:
             return web.json_response({"code": 400, "msg": "malformed callback"}, status=400)
         try:
             outcome = await asyncio.wait_for(
-                self.lifecycle.handle_callback(event), CALLBACK_WORK_TIMEOUT
+                self.lifecycle.handle_callback(event, task_id), CALLBACK_WORK_TIMEOUT
             )
         except TimeoutError:
             # Polling covers it; a 503 lets the API try again meanwhile.

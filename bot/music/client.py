@@ -7,7 +7,7 @@ import json
 import logging
 import random
 import time
-from collections.abc import Collection
+from collections.abc import Awaitable, Callable, Collection
 from typing import Any
 
 import aiohttp
@@ -21,7 +21,7 @@ from bot.music.errors import (
     MusicError,
     MusicTimeout,
     MusicUnreachable,
-    certainly_not_taken,
+    NotSent,
     error_for_code,
     error_for_http_status,
 )
@@ -76,10 +76,22 @@ class MusicClient:
             fields, context={"allowed_models": self.allowed_models}
         )
 
-    async def submit_add_instrumental(self, request: AddInstrumentalRequest) -> str:
-        """Submit; returns the API's task id."""
+    async def submit_add_instrumental(
+        self,
+        request: AddInstrumentalRequest,
+        *,
+        claim: Callable[[], Awaitable[bool]] | None = None,
+    ) -> str:
+        """Submit once (never retried here: the caller decides, durably); returns the API's
+        task id. `claim` runs when the rate limiter lets the request go, just before it is
+        sent; if it returns False, nothing is sent (`NotSent`)."""
         data = await self._call(
-            "add-instrumental", "POST", SUBMIT_PATH, json_body=request.payload(), idempotent=False
+            "add-instrumental",
+            "POST",
+            SUBMIT_PATH,
+            json_body=request.payload(),
+            idempotent=False,
+            before_send=claim,
         )
         task_id = data.get("taskId") if isinstance(data, dict) else None
         if not isinstance(task_id, str) or not task_id:
@@ -114,11 +126,12 @@ class MusicClient:
         params: dict[str, str] | None = None,
         json_body: dict[str, Any] | None = None,
         idempotent: bool = True,
+        before_send: Callable[[], Awaitable[bool]] | None = None,
     ) -> Any:
         attempt = 0
         while True:
             try:
-                return await self._once(endpoint, method, path, params, json_body)
+                return await self._once(endpoint, method, path, params, json_body, before_send)
             except MusicError as exc:
                 if attempt >= self._max_retries or not self._should_retry(exc, idempotent):
                     raise
@@ -138,8 +151,10 @@ class MusicClient:
     def _should_retry(exc: MusicError, idempotent: bool) -> bool:
         if not exc.retryable or isinstance(exc, Maintenance):
             return False  # maintenance lasts minutes: the caller reschedules instead
-        # A submission is sent again only when the API certainly did not take it.
-        return idempotent or certainly_not_taken(exc)
+        # A submission is never retried while its task is claimed as "submitting": a
+        # restart during the wait would count it as interrupted. The task core requeues
+        # what `certainly_not_taken` allows, so the retry is durable.
+        return idempotent
 
     async def _once(
         self,
@@ -148,8 +163,11 @@ class MusicClient:
         path: str,
         params: dict[str, str] | None,
         json_body: dict[str, Any] | None,
+        before_send: Callable[[], Awaitable[bool]] | None = None,
     ) -> Any:
         await self.limiter.acquire()
+        if before_send is not None and not await before_send():
+            raise NotSent(f"{endpoint}: not sent")
         headers = {"Accept": "application/json"}
         if self._api_key is not None:
             headers["Authorization"] = f"Bearer {self._api_key.get_secret_value()}"

@@ -65,12 +65,18 @@ class InvalidRequest(MusicAPIError):
     reason = "The music service refused the request's settings."
 
 
+class NotSent(MusicError):
+    """A submission stopped before it left, because its task was no longer ready to send."""
+
+    reason = "The request was not sent."
+
+
 class Unauthorized(MusicAPIError):
-    reason = "The bot's music service key was refused; a server admin has been told."
+    reason = "The bot's key for the music service was refused; its operator has been alerted."
 
 
 class EndpointNotFound(MusicAPIError):
-    reason = "The bot is misconfigured for the music service; a server admin has been told."
+    reason = "The bot is misconfigured for the music service; its operator has been alerted."
 
 
 class TextTooLong(MusicAPIError):
@@ -156,7 +162,7 @@ def certainly_not_taken(exc: MusicError) -> bool:
     cut-off or unreadable body, a time-out, a connection dropped after the request went
     out) leaves the outcome unknown, and sending the submission again could charge twice.
     """
-    if isinstance(exc, MusicUnreachable):
+    if isinstance(exc, MusicUnreachable | NotSent):
         return True
     return isinstance(exc, MusicAPIError) and exc.enveloped
 

@@ -16,7 +16,7 @@ import aiosqlite
 from bot.store.database import Database
 from bot.store.rows import NewTask, Progress, TaskRow
 from bot.store.sql import ACTIVE_SQL, CARD_DUE_AT, TRACK_PLACED, TRACK_WAITING
-from bot.store.states import Stage, TaskState
+from bot.store.states import Stage, TaskState, sql_list
 from bot.store.tracks import merge_track
 
 log = logging.getLogger(__name__)
@@ -106,6 +106,23 @@ class TaskQueries(Database):
             f"WHERE id = ? AND state = '{TaskState.SUBMITTING}'",
             (api_task_id, now, next_check_at, now, task_id),
         )
+
+    async def follow_again(self, task_id: int, api_task_id: str, *, now: float) -> bool:
+        """The API reported on this task after the bot stopped following it: its answer to
+        the submission was lost (the task was queued, submitting, or failed as interrupted),
+        or it timed out. Follow it again under that API task id; False if it does not fit."""
+        changed = await self._write(
+            f"UPDATE tasks SET state = '{TaskState.FOLLOWING}', "  # noqa: S608 - constant
+            "api_task_id = :api, "
+            f"stage = CASE WHEN stage = '{Stage.NONE}' THEN '{Stage.PENDING}' ELSE stage END, "
+            "submitted_at = coalesce(submitted_at, :now), next_check_at = :now, error = NULL, "
+            "can_retry = 0, completed_at = NULL, card_dirty = 1, card_retry_at = 0, "
+            "updated_at = :now "
+            "WHERE id = :id AND (api_task_id IS NULL OR api_task_id = :api) "
+            f"AND state IN {sql_list((TaskState.QUEUED, TaskState.SUBMITTING, TaskState.FAILED))}",
+            {"api": api_task_id, "now": now, "id": task_id},
+        )
+        return changed == 1
 
     async def requeue(self, task_id: int, *, now: float, next_check_at: float) -> None:
         """The API certainly did not take the submission: try again later."""

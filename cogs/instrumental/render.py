@@ -43,6 +43,8 @@ def failure_marker(task_id: int) -> str:
 def stage_text(view: TaskView) -> str:
     task = view.task
     if view.display == "waiting":
+        if view.paused:
+            return f"⏸️ Waiting: {view.paused} Your request is kept and will be sent by itself."
         if view.queue_position:
             return f"⏳ Waiting to be sent: #{view.queue_position} in line"
         return "⏳ Sending to the music service…"

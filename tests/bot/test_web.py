@@ -46,7 +46,12 @@ CALLBACK_SCHEDULE = PollSchedule(
 async def rig(db_path: Path, music: MusicClient) -> AsyncIterator[Rig]:
     store = await Store.open(db_path)
     service = Lifecycle(
-        store, music, callback_url="", schedule=CALLBACK_SCHEDULE, callbacks_enabled=True
+        store,
+        music,
+        callback_url="",
+        callback_secret=SECRET,
+        schedule=CALLBACK_SCHEDULE,
+        callbacks_enabled=True,
     )
     port = MemoryPort()
     service.port = port
@@ -240,3 +245,109 @@ async def test_the_callback_secret_never_reaches_the_logs(
     await settled(rig.service, task.id, timeout=4.0)
     assert any(c["delivered"] for c in simulator.callbacks_sent)
     assert "callback" in caplog.text and SECRET not in caplog.text
+
+
+async def test_a_lost_submission_answer_is_adopted_from_its_callback(
+    db_path: Path, music: MusicClient, simulator: Simulator, uploads: str
+) -> None:
+    """The API accepted the task but the bot died before recording its id: after the
+    restart the callback (its URL carries the task's key) adopts it, and it is delivered."""
+    simulator.config.text_delay = 0.6  # the first callback comes after the restart
+    store = await Store.open(db_path)
+    first = Lifecycle(store, music, callback_url="", callback_secret=SECRET, callbacks_enabled=True)
+    first.port = MemoryPort()
+    web = WebServer(first, secret=SECRET, gateway_connected=lambda: True, host="127.0.0.1")
+    web.port = 0
+    await web.start()
+    first.callback_url = callback_url(f"http://127.0.0.1:{web.port}", SECRET)
+    real_submit = music.submit_add_instrumental
+    sent = asyncio.Event()
+
+    async def submit_then_die(request, **kwargs):
+        await real_submit(request, **kwargs)
+        sent.set()
+        await asyncio.Event().wait()  # killed before the answer is recorded
+
+    music.submit_add_instrumental = submit_then_die  # type: ignore[method-assign]
+    await first.resume()
+    task, _ = await first.request(new_task(f"{uploads}/voice.wav"))
+    await asyncio.wait_for(sent.wait(), 5)
+    await first.stop()
+    await store.close()
+    port_number = web.port
+    await web.stop()
+    music.submit_add_instrumental = real_submit  # type: ignore[method-assign]
+
+    store = await Store.open(db_path)
+    second = Lifecycle(
+        store,
+        music,
+        callback_url=first.callback_url,
+        callback_secret=SECRET,
+        schedule=CALLBACK_SCHEDULE,
+        callbacks_enabled=True,
+    )
+    port = MemoryPort()
+    second.port = port
+    web = WebServer(second, secret=SECRET, gateway_connected=lambda: True, host="127.0.0.1")
+    web.port = port_number
+    await web.start()
+    await second.resume()  # marks it "interrupted": its fate is unknown until the callback
+
+    async def delivered() -> bool:
+        fresh = await store.get_task(task.id)
+        return fresh is not None and fresh.state == "done" and port.copies() == [1, 1]
+
+    await wait_until(delivered)
+    done = await store.get_task(task.id)
+    assert done is not None and done.api_task_id in simulator.tasks and done.error is None
+    assert api_calls(simulator.calls, "add-instrumental") == 1  # charged once, delivered
+    await second.stop()
+    await web.stop()
+    await store.close()
+
+
+async def test_a_callback_with_a_forged_key_is_refused(rig: Rig, simulator: Simulator) -> None:
+    body = {"code": 200, "msg": "ok", "data": {"callbackType": "text", "task_id": "x", "data": []}}
+    async with aiohttp.ClientSession() as http:
+        for key in ("1-0000000000000000", "abc", "1"):
+            async with http.post(f"{rig.url}/{key}", json=body) as response:
+                assert response.status == 404
+
+
+async def test_a_result_after_the_time_out_is_still_delivered(
+    db_path: Path, music: MusicClient, simulator: Simulator, uploads: str
+) -> None:
+    """The bot gave up waiting, the API finished anyway: the member gets the tracks."""
+    simulator.config.text_delay, simulator.config.first_delay = 0.1, 1.8
+    simulator.config.complete_delay = 2.0
+    store = await Store.open(db_path)
+    service = Lifecycle(
+        store,
+        music,
+        callback_url="",
+        callback_secret=SECRET,
+        schedule=CALLBACK_SCHEDULE,
+        task_timeout=0.3,
+        callbacks_enabled=True,
+    )
+    port = MemoryPort()
+    service.port = port
+    web = WebServer(service, secret=SECRET, gateway_connected=lambda: True, host="127.0.0.1")
+    web.port = 0
+    await web.start()
+    service.callback_url = callback_url(f"http://127.0.0.1:{web.port}", SECRET)
+    await service.resume()
+    task, _ = await service.request(new_task(f"{uploads}/voice.wav"))
+
+    async def state_is(expected: str) -> bool:
+        fresh = await store.get_task(task.id)
+        return fresh is not None and fresh.state == expected
+
+    await wait_until(lambda: state_is("failed"), timeout=5)  # "did not finish within …"
+    await wait_until(lambda: state_is("done"), timeout=5)
+    await wait_until(lambda: port.copies() == [1, 1])
+    assert api_calls(simulator.calls, "add-instrumental") == 1
+    await service.stop()
+    await web.stop()
+    await store.close()

@@ -13,12 +13,16 @@ from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 
+from bot.core.tasks.keys import task_key
+from bot.core.tasks.pause import SubmissionPause, pauses_submissions
 from bot.core.tasks.schedule import PollSchedule
 from bot.music import CallbackEvent, MusicClient, MusicError, TaskInfo
 from bot.music.errors import (
     CALLBACK_ERROR_REASONS,
     FAILURE_REASONS,
     Maintenance,
+    MusicAPIError,
+    NotSent,
     certainly_not_taken,
 )
 from bot.music.models import AddInstrumentalRequest, Track
@@ -56,6 +60,10 @@ def track_data(track: Track) -> TrackData:
     )
 
 
+def _brings_result(event: CallbackEvent) -> bool:
+    return event.stage != "error" and event.code == 200
+
+
 class ApiWork:
     """Submissions, polls and callbacks for one service; `wake` nudges the scheduler."""
 
@@ -65,6 +73,7 @@ class ApiWork:
         client: MusicClient,
         *,
         callback_url: str,
+        callback_secret: str | None,
         schedule: PollSchedule,
         task_timeout: float,
         callbacks_enabled: bool,
@@ -74,12 +83,14 @@ class ApiWork:
         self.store = store
         self.client = client
         self.callback_url = callback_url
+        self.callback_secret = callback_secret
         self.schedule = schedule
         self.task_timeout = task_timeout
         self.callbacks_enabled = callbacks_enabled
         self._clock = clock
         self._wake = wake
         self._submitting = 0  # submissions whose API task id is not recorded yet
+        self.pause = SubmissionPause(store, client, clock=clock, check_every=schedule.pause_check)
 
     async def advance(self, task: TaskRow) -> None:
         if task.state == TaskState.QUEUED:
@@ -95,13 +106,20 @@ class ApiWork:
             title=task.title,
             tags=task.tags,
             negativeTags=task.negative_tags,
-            callBackUrl=self.callback_url,
+            callBackUrl=self.callback_url_for(task),
             vocalGender=task.vocal_gender,
             styleWeight=task.style_weight,
             weirdnessConstraint=task.weirdness,
             audioWeight=task.audio_weight,
             model=task.model,
         )
+
+    def callback_url_for(self, task: TaskRow) -> str:
+        """With callbacks on, each task's URL carries its key: a callback then finds the
+        task even if its API id was never recorded."""
+        if not self.callbacks_enabled or not self.callback_secret:
+            return self.callback_url
+        return f"{self.callback_url.rstrip('/')}/{task_key(self.callback_secret, task.id)}"
 
     async def submit(self, task: TaskRow) -> None:
         try:
@@ -110,11 +128,19 @@ class ApiWork:
             field = ".".join(str(p) for p in exc.errors()[0]["loc"]) or "request"
             await self.fail(task.id, f"This request's {field} is not accepted by the bot.")
             return
-        if not await self.store.claim_for_submit(task.id, self._clock()):
-            return
+
+        async def claim() -> bool:
+            # Claimed only as the request leaves (after the rate limiter): a restart before
+            # that leaves the task queued, not "interrupted". Nothing leaves while paused.
+            if await self.pause.current() is not None:
+                return False
+            return await self.store.claim_for_submit(task.id, self._clock())
+
         self._submitting += 1
         try:
-            api_task_id = await self.client.submit_add_instrumental(request)
+            api_task_id = await self.client.submit_add_instrumental(request, claim=claim)
+        except NotSent:
+            return  # the task moved on meanwhile (another worker, a failure)
         except MusicError as exc:
             await self._submit_failed(task, exc)
             return
@@ -124,19 +150,27 @@ class ApiWork:
             await self.fail(task.id, UNCONFIRMED_REASON, can_retry=True)
             return
         else:
+            # Logged before it is recorded: if the record fails, the operator can still
+            # find the paid task.
+            log.info("task %d accepted by the music API as %s", task.id, api_task_id)
             now = self._clock()
             await self.store.mark_submitted(
                 task.id, api_task_id, now=now, next_check_at=now + self.schedule.first_check
             )
         finally:
             self._submitting -= 1
-        log.info("task %d submitted as %s", task.id, api_task_id)
         await self.queue_moved(now)
 
     async def _submit_failed(self, task: TaskRow, exc: MusicError) -> None:
+        now = self._clock()
         if not certainly_not_taken(exc):
             log.warning("task %d: submission unconfirmed (%s)", task.id, exc)
             await self.fail(task.id, UNCONFIRMED_REASON, can_retry=True)
+        elif isinstance(exc, MusicAPIError) and pauses_submissions(exc):
+            # Every queued request would fail the same way: keep them all, wait for a fix.
+            await self.pause.pause(exc)
+            await self.store.requeue(task.id, now=now, next_check_at=now)
+            await self.queue_moved(now)
         elif exc.retryable:
             delay = self.schedule.backoff(task.error_count + 1)
             if isinstance(exc, Maintenance):
@@ -144,7 +178,6 @@ class ApiWork:
             log.warning(
                 "task %d: submission refused for now (%s), again in %.0fs", task.id, exc, delay
             )
-            now = self._clock()
             await self.store.requeue(task.id, now=now, next_check_at=now + delay)
         else:
             log.warning("task %d: submission refused (%s)", task.id, exc)
@@ -187,10 +220,11 @@ class ApiWork:
         if await self.store.apply_progress(task.id, progress):
             self._wake()
 
-    async def handle_callback(self, event: CallbackEvent) -> str:
+    async def handle_callback(self, event: CallbackEvent, task_id: int | None = None) -> str:
         """Merge a callback; whichever of callback and poll learns a stage first wins.
-        Returns the outcome: applied, duplicate, unknown or failed."""
-        task = await self._task_for_callback(event.task_id)
+        `task_id` comes from the key in the callback URL, when it has one. Returns the
+        outcome: applied, duplicate, unknown or failed."""
+        task = await self._task_for_callback(event, task_id)
         if task is None:
             return "unknown"
         now = self._clock()
@@ -215,16 +249,33 @@ class ApiWork:
         self._wake()
         return "applied" if changed else "duplicate"
 
-    async def _task_for_callback(self, api_task_id: str) -> TaskRow | None:
-        """A fast callback (an upload refused at once) can beat the recording of the task
-        id it names: while a submission is in flight, look again for a moment."""
+    async def _task_for_callback(self, event: CallbackEvent, task_id: int | None) -> TaskRow | None:
+        """The task a callback is about, followed again if the bot had stopped following
+        it while the API went on (a lost answer to the submission, a time-out)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + CALLBACK_MATCH_WAIT
         while True:
-            task = await self.store.get_task_by_api_id(api_task_id)
+            task = await self.store.get_task_by_api_id(event.task_id)
+            # A fast callback (an upload refused at once) can beat the recording of the task
+            # id it names: while a submission is in flight, look again for a moment.
             if task or not self._submitting or loop.time() > deadline:
-                return task
+                break
             await asyncio.sleep(0.05)
+        if task is None and task_id is None:
+            return None
+        if task is not None and (task.active or not _brings_result(event)):
+            return task
+        target = task.id if task is not None else task_id
+        assert target is not None
+        if not await self.store.follow_again(target, event.task_id, now=self._clock()):
+            return task
+        log.warning(
+            "task %d: the music API reports on it as %s after the bot stopped following it; "
+            "following it again",
+            target,
+            event.task_id,
+        )
+        return await self.store.get_task(target)
 
     async def last_check(self, task: TaskRow) -> None:
         """A task past its time-out gets one last look: it may have finished meanwhile."""

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from bot import metrics
+from bot.core.tasks.pause import SubmissionPause
 from bot.core.tasks.port import DeliveryPort, TaskView, display_of
 from bot.core.tasks.schedule import PollSchedule
 from bot.store import Delivery, Store, TaskRow, TaskState, TrackRow
@@ -21,8 +22,16 @@ log = logging.getLogger(__name__)
 class DeliveryWork:
     """Draws cards and posts tracks; `port` is set before the scheduler starts."""
 
-    def __init__(self, store: Store, *, schedule: PollSchedule, clock: Callable[[], float]):
+    def __init__(
+        self,
+        store: Store,
+        *,
+        schedule: PollSchedule,
+        clock: Callable[[], float],
+        pause: SubmissionPause,
+    ) -> None:
         self.store = store
+        self.pause = pause
         self.schedule = schedule
         self.port: DeliveryPort | None = None
         self._clock = clock
@@ -34,9 +43,12 @@ class DeliveryWork:
 
     async def view_of(self, task: TaskRow) -> TaskView:
         tracks = await self.store.tracks_for_task(task.id)
-        queued = task.state == TaskState.QUEUED
-        position = await self.store.queue_position(task.id) if queued else None
-        return TaskView(task, tracks, display_of(task, tracks), position)
+        position, paused = None, None
+        if task.state == TaskState.QUEUED:
+            position = await self.store.queue_position(task.id)
+            paused = await self.pause.current()
+        reason = paused.reason if paused else None
+        return TaskView(task, tracks, display_of(task, tracks), position, reason)
 
     async def show(self, task: TaskRow) -> None:
         try:

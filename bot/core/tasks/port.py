@@ -19,6 +19,7 @@ class TaskView:
     tracks: list[TrackRow]
     display: Display
     queue_position: int | None = None
+    paused: str | None = None  # why nothing is being sent now (no credits, a refused key)
 
     @property
     def stream_url(self) -> str | None:

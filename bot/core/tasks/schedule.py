@@ -26,6 +26,7 @@ class PollSchedule:
     callback_interval: float = 180.0
     retry_base: float = 5.0
     retry_cap: float = 120.0
+    pause_check: float = 180.0  # balance checks while submissions are paused
 
     def next_delay(self, elapsed: float, *, stage: Stage, callbacks: bool) -> float:
         if callbacks:

@@ -54,6 +54,7 @@ class Scheduler:
         self._loop_task: asyncio.Task[None] | None = None
         self.heartbeat = 0.0  # clock time of the last round
         self._last_expiry_check = 0.0
+        self._paused = False
 
     def wake(self) -> None:
         self._wake.set()
@@ -96,7 +97,9 @@ class Scheduler:
         next_due = await self.store.next_due_at()
         delay = 1.0 if next_due is None else min(1.0, max(0.0, next_due - self._clock()))
         if delay <= 0:
-            delay = 0.25  # due work is in flight or waits for a free worker
+            # Due work is in flight or waits for a free worker; while submissions are
+            # paused, the queue is due but nothing can be sent.
+            delay = 1.0 if self._paused else 0.25
         # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancel that
         # lands as the wake event is set (stop() wakes the loop), and stop() then hangs.
         with contextlib.suppress(TimeoutError):
@@ -115,7 +118,12 @@ class Scheduler:
             # polls of tasks already paid for, nor the reverse.
             busy = self._busy_tasks
             polls = await self.store.due_tasks(now, free, state=TaskState.FOLLOWING, exclude=busy)
-            submits = await self.store.due_tasks(now, free, state=TaskState.QUEUED, exclude=busy)
+            self._paused = await self.api.pause.check()
+            submits = (
+                []
+                if self._paused
+                else await self.store.due_tasks(now, free, state=TaskState.QUEUED, exclude=busy)
+            )
             for task in _alternate(polls, submits)[:free]:
                 self._spawn(self._busy_tasks, task.id, self.api.advance(task))
         free = self._delivery_slots - len(self._busy_cards) - len(self._busy_tracks)

@@ -35,6 +35,7 @@ class Lifecycle:
         client: MusicClient,
         *,
         callback_url: str,
+        callback_secret: str | None = None,
         schedule: PollSchedule | None = None,
         task_timeout: float = 20 * 60.0,
         callbacks_enabled: bool = False,
@@ -46,16 +47,19 @@ class Lifecycle:
         self.client = client
         self.schedule = schedule or PollSchedule()
         self._clock = clock = clock or SteadyClock()
-        self.delivery = DeliveryWork(store, schedule=self.schedule, clock=clock)
         self.api = ApiWork(
             store,
             client,
             callback_url=callback_url,
+            callback_secret=callback_secret,
             schedule=self.schedule,
             task_timeout=task_timeout,
             callbacks_enabled=callbacks_enabled,
             clock=clock,
             wake=self.wake,
+        )
+        self.delivery = DeliveryWork(
+            store, schedule=self.schedule, clock=clock, pause=self.api.pause
         )
         self.scheduler = Scheduler(
             store,
@@ -126,8 +130,8 @@ class Lifecycle:
         await self.store.end_placing(task_id)
         self.wake()
 
-    async def handle_callback(self, event: CallbackEvent) -> str:
-        return await self.api.handle_callback(event)
+    async def handle_callback(self, event: CallbackEvent, task_id: int | None = None) -> str:
+        return await self.api.handle_callback(event, task_id)
 
     # -- running ---------------------------------------------------------------------------
 

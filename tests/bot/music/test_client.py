@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -160,8 +161,11 @@ async def test_submission_is_never_sent_twice_when_the_outcome_is_unknown(
         await client.submit_add_instrumental(request(client))
     submits = sum(n for (ep, _), n in sim.calls.items() if ep == "add-instrumental")
     assert submits <= 2
-    # A clear refusal is safe to retry.
+    # A clear refusal is safe to send again, by the caller (the task core requeues it).
     sim.fail_next(430, endpoint="add-instrumental")
+    with pytest.raises(e.RateLimited) as caught:
+        await client.submit_add_instrumental(request(client))
+    assert e.certainly_not_taken(caught.value)
     assert await client.submit_add_instrumental(request(client))
 
 
@@ -248,12 +252,39 @@ async def test_a_gateway_error_page_on_submission_is_never_sent_again(
     assert submits(sim) == 1
 
 
-async def test_an_enveloped_server_error_on_submission_is_retried(
+async def test_an_enveloped_refusal_on_submission_is_left_to_the_caller(
     client: MusicClient, sim: Simulator
 ) -> None:
-    sim.fail_next(500, endpoint="add-instrumental")  # the API's own envelope refusing it
-    assert await client.submit_add_instrumental(request(client))
-    assert submits(sim) == 2
+    # The API's own envelope refusing it: certainly not taken, so the task core may send it
+    # again later, from its durable queue (never inside the client while claimed).
+    sim.fail_next(500, endpoint="add-instrumental")
+    with pytest.raises(e.ServerError) as caught:
+        await client.submit_add_instrumental(request(client))
+    assert e.certainly_not_taken(caught.value) and submits(sim) == 1
+
+
+async def test_a_submission_is_claimed_only_as_it_leaves(
+    session: aiohttp.ClientSession, sim: Simulator
+) -> None:
+    client = make_client(session, sim.base_url, limit=1, period=0.3, margin=0.0)
+    claimed: list[float] = []
+
+    async def claim() -> bool:
+        claimed.append(time.monotonic())
+        return True
+
+    started = time.monotonic()
+    assert await client.submit_add_instrumental(request(client), claim=claim)
+    assert await client.submit_add_instrumental(request(client), claim=claim)
+    # The second claim waited for the rate limiter: it was made when the request left.
+    assert claimed[1] - started >= 0.25 and submits(sim) == 2
+
+    async def refuse() -> bool:
+        return False
+
+    with pytest.raises(e.NotSent) as caught:
+        await client.submit_add_instrumental(request(client), claim=refuse)
+    assert e.certainly_not_taken(caught.value) and submits(sim) == 2
 
 
 async def test_gateway_errors_on_polls_are_still_retried(

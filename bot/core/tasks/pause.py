@@ -1,0 +1,102 @@
+"""Submissions pause when the API refuses the key or is out of credits, and resume by
+themselves.
+
+A refused key (401), a wrong base URL (404) or no credits (429, 402) would fail every
+queued request the same way. Instead the queue waits: members see why on their cards, the
+operator is alerted (an ERROR log line; the moderators' log channel once it exists), and
+the balance is checked every few minutes. The pause lives in the store, so a restart (or a
+second process) knows it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+from bot.music import MusicClient, MusicError
+from bot.music.errors import EndpointNotFound, InsufficientCredits, MusicAPIError, Unauthorized
+from bot.store import Store
+
+log = logging.getLogger(__name__)
+
+PAUSE_KEY = "submissions_paused"
+PAUSING = (InsufficientCredits, Unauthorized, EndpointNotFound)
+
+
+@dataclass(frozen=True, slots=True)
+class Paused:
+    reason: str  # what members read on their cards
+    code: int
+    since: float
+    next_check: float
+
+
+def pauses_submissions(exc: MusicError) -> bool:
+    return isinstance(exc, PAUSING)
+
+
+class SubmissionPause:
+    def __init__(
+        self,
+        store: Store,
+        client: MusicClient,
+        *,
+        clock: Callable[[], float],
+        check_every: float,
+    ) -> None:
+        self.store = store
+        self.client = client
+        self.check_every = check_every
+        self._clock = clock
+
+    async def current(self) -> Paused | None:
+        raw = await self.store.get_value(PAUSE_KEY)
+        if not raw:
+            return None
+        try:
+            return Paused(**json.loads(raw))
+        except (TypeError, ValueError):
+            log.warning("unreadable pause record; submissions resume")
+            return None
+
+    async def pause(self, exc: MusicAPIError) -> None:
+        if await self.current() is not None:
+            return
+        now = self._clock()
+        paused = Paused(exc.reason, exc.code, since=now, next_check=now + self.check_every)
+        await self.store.set_value(PAUSE_KEY, json.dumps(asdict(paused)))
+        log.error(
+            "music API refused submissions (code %d: %s); submissions are paused, the queue "
+            "is kept, and the balance is checked every %.0f s",
+            exc.code,
+            type(exc).__name__,
+            self.check_every,
+        )
+
+    async def check(self) -> bool:
+        """When a check is due, ask for the balance; resume if the key works and there are
+        credits. Returns whether submissions are still paused."""
+        paused = await self.current()
+        if paused is None:
+            return False
+        now = self._clock()
+        if now < paused.next_check:
+            return True
+        try:
+            credits = await self.client.get_credits()
+        except MusicError as exc:
+            log.warning("submissions still paused: the balance check failed (%s)", exc)
+            credits = 0.0
+        if credits <= 0:
+            later = Paused(paused.reason, paused.code, paused.since, now + self.check_every)
+            await self.store.set_value(PAUSE_KEY, json.dumps(asdict(later)))
+            return True
+        await self.store.set_value(PAUSE_KEY, "")
+        log.warning(
+            "music API accepts the key again (%.2f credits): submissions resume after %.0f s",
+            credits,
+            now - paused.since,
+        )
+        return False
