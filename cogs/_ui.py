@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import discord
 
 from bot.core.tasks import Display
@@ -24,6 +26,13 @@ def clip(text: str, limit: int) -> str:
 def plain(text: str) -> str:
     """User or API text shown literally: no markdown, no mention syntax that renders."""
     return discord.utils.escape_mentions(discord.utils.escape_markdown(text))
+
+
+def link_target(url: str) -> str:
+    """A URL from the API as the target of a markdown link: characters that could end the
+    link or start markup (brackets, parentheses, angle brackets, quotes, spaces) are
+    percent-encoded, so it renders only as a plain link."""
+    return quote(url, safe=":/?#@!$&'*+,;=%-._~").replace("'", "%27")
 
 
 def duration_text(seconds: float | None) -> str:

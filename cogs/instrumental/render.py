@@ -10,7 +10,7 @@ import discord
 
 from bot.core.tasks import TaskView
 from bot.store import TaskRow, TrackRow
-from cogs._ui import clip, duration_text, plain, span_text
+from cogs._ui import clip, duration_text, link_target, plain, span_text
 
 EMBED_FIELD_MAX = 1024
 EMBED_TITLE_MAX = 256
@@ -55,7 +55,7 @@ def stage_text(view: TaskView) -> str:
     if view.display == "first":
         ready = sum(1 for t in view.tracks if t.ready_at)
         url = view.stream_url
-        link = f" · [listen now]({url})" if url else ""
+        link = f" · [listen now]({link_target(url)})" if url else ""
         if task.state == "done":
             return f"📬 {ready} track(s) ready, posting them{link}"
         return f"🎧 First track ready{link} · the rest is on its way"
@@ -93,7 +93,7 @@ def track_embed(task: TaskRow, track: TrackRow, *, total: int, linked: bool) -> 
     title = track.title or task.title
     embed = discord.Embed(
         title=clip(plain(title), EMBED_TITLE_MAX),
-        url=track.audio_url or None,
+        url=link_target(track.audio_url) or None,
         colour=discord.Colour.green(),
     )
     embed.add_field(name="Duration", value=duration_text(track.duration), inline=True)
@@ -103,7 +103,7 @@ def track_embed(task: TaskRow, track: TrackRow, *, total: int, linked: bool) -> 
     if linked and track.audio_url:
         embed.add_field(
             name="Download",
-            value=f"[Too big to upload here: download the audio]({track.audio_url})",
+            value=f"[Too big to upload here: download the audio]({link_target(track.audio_url)})",
             inline=False,
         )
     if track.image_url:

@@ -443,3 +443,56 @@ async def test_a_burst_of_requests_does_not_starve_paid_tasks(
         still_queued = (await svc.store.count_by_state()).get("queued", 0)
         await die(svc)
     assert still_queued >= 150  # its polls did not wait for the whole line
+
+
+async def test_a_clean_stop_lets_a_submission_on_the_wire_finish(
+    db_path: Path,
+    music: MusicClient,
+    uploads: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """SIGTERM: a submission already sent gets its answer recorded, so nothing is lost as
+    "interrupted" after the restart."""
+    real_submit = music.submit_add_instrumental
+
+    async def slow_on_the_wire(request, *, claim):
+        async def claim_then_wait() -> bool:
+            claimed = await claim()
+            await asyncio.sleep(0.3)  # the request is on its way
+            return claimed
+
+        return await real_submit(request, claim=claim_then_wait)
+
+    monkeypatch.setattr(music, "submit_add_instrumental", slow_on_the_wire)
+    port = MemoryPort()
+    svc = await start_service(db_path, music, port)
+    await svc.resume()
+    task, _ = await svc.request(new_task(f"{uploads}/voice.wav"))
+    await wait_until(lambda: _state(svc, task.id, "submitting"))
+    await svc.stop(grace=5.0)
+    fresh = await svc.store.get_task(task.id)
+    assert fresh is not None and fresh.state == "following" and fresh.api_task_id
+    await svc.store.close()
+
+
+async def test_signals_close_the_bot(monkeypatch: pytest.MonkeyPatch) -> None:
+    """SIGTERM (docker stop) and SIGINT reach our own handler, which closes the bot."""
+    import os
+    import signal
+
+    from bot.__main__ import stop_on_signals
+
+    closed = asyncio.Event()
+
+    class Bot:
+        async def close(self) -> None:
+            closed.set()
+
+    stop_on_signals(Bot())  # type: ignore[arg-type]
+    try:
+        os.kill(os.getpid(), signal.SIGTERM)
+        await asyncio.wait_for(closed.wait(), 5)
+    finally:
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)

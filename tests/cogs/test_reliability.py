@@ -1,0 +1,92 @@
+"""What a member sees when something goes wrong around a request (issue 9): the answer once
+a task is recorded, posts Discord can drop if repeated, a bot that is stopping."""
+
+from __future__ import annotations
+
+import re
+
+import discord
+import pytest
+
+from bot.app import RESTARTING
+from cogs.instrumental.command import GOT_IT_LATER
+from tests.harness import WAV, Harness, World, bot_messages
+from tests.support.waiting import wait_until
+
+
+def track_posts(channel: object, bot: discord.Client) -> list[discord.Message]:
+    return [
+        m
+        for m in bot_messages(channel, bot)
+        if m.embeds and (m.embeds[0].footer.text or "").startswith("track ")
+    ]
+
+
+async def test_once_recorded_the_answer_is_got_it_even_if_the_card_fails(
+    harness: Harness, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A "try again" here would charge twice: the card comes later, from the scheduler."""
+    placement = harness.bot.get_cog("Instrumental").delivery.placement  # type: ignore[union-attr]
+    real_post = placement.post
+    calls = 0
+
+    async def fails_once(*args, **kwargs):
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise discord.DiscordServerError(_response(503), "Discord is having a moment")
+        return await real_post(*args, **kwargs)
+
+    monkeypatch.setattr(placement, "post", fails_once)
+    harness.start_lifecycle()
+    r = await world.alice.slash(world.channel, "instrumental", audio=("riff.wav", WAV))
+    assert r.ephemeral and r.response.content == GOT_IT_LATER
+
+    thread = await wait_until(lambda: world.channel.threads and world.channel.threads[0])
+    await wait_until(lambda: len(track_posts(thread, harness.bot)) == 2)
+    [task] = await harness.tasks(world.alice.id)
+    assert task.card_message_id == thread.id and harness.submissions() == 1
+
+
+async def test_every_post_carries_a_nonce_discord_enforces(harness: Harness, world: World) -> None:
+    """discord.py retries a POST after a 5xx; with enforce_nonce Discord drops the repeat."""
+    harness.start_lifecycle()
+    await world.alice.slash(world.channel, "instrumental", audio=("riff.wav", WAV))
+    [thread] = world.channel.threads
+    await wait_until(lambda: len(track_posts(thread, harness.bot)) == 2)
+    await harness.env.settle()
+
+    nonces = []
+    for request in harness.env.http_requests:
+        if request.method == "POST" and re.fullmatch(r".*/channels/\d+/messages", request.path):
+            body = request.json if isinstance(request.json, dict) else {}
+            assert body.get("enforce_nonce") is True, request.path
+            nonces.append(body["nonce"])
+    assert len(nonces) == 4 and len(set(nonces)) == 4  # card, input, two tracks
+    assert all(len(n) <= 25 for n in nonces)  # Discord's limit
+
+
+async def test_a_stopping_bot_takes_no_new_request(harness: Harness, world: World) -> None:
+    harness.bot.stopping = True  # SIGTERM received: submissions in flight finish, nothing new
+    r = await world.alice.slash(world.channel, "instrumental", audio=("riff.wav", WAV))
+    assert r.ephemeral and r.response.content == RESTARTING
+    assert await harness.tasks(world.alice.id) == []
+    assert bot_messages(world.channel, harness.bot) == []
+
+
+def _response(status: int) -> object:
+    class Response:
+        reason = "Service Unavailable"
+
+    response = Response()
+    response.status = status  # type: ignore[attr-defined]
+    return response
+
+
+def test_api_urls_render_only_as_plain_links() -> None:
+    from cogs._ui import link_target
+
+    hostile = "https://cdn.example/a).mp3 [click](https://evil.example) <@&1> @everyone"
+    target = link_target(hostile)
+    assert not set(target) & set(" ()[]<>")  # nothing that ends the link or starts markup
+    assert target.startswith("https://cdn.example/a%29.mp3%20%5Bclick%5D")
