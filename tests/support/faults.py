@@ -1,0 +1,109 @@
+"""The kill -9 scenario shared by the fault suite (tests) and its soak (bench): requests
+recorded, a worker process killed with SIGKILL at random moments and restarted, then left
+to finish; the figures say what a member or an owner would have lost."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import socket
+import sys
+from asyncio.subprocess import PIPE
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.simulator import Simulator, SimulatorConfig
+from bot.store import Delivery, Store, TaskState
+from tests.support.factories import API_KEY, new_task
+from tests.support.worker import FilePort
+
+FINISH_TIMEOUT = 90.0
+
+
+@dataclass(frozen=True)
+class Figures:
+    requests: int
+    kills: int
+    accepted: int  # tasks the API created (paid)
+    lost: int  # paid tasks not delivered in full
+    posted_twice: int  # tracks posted more than once
+    submitted_twice: int  # requests the API received more than once
+    unsent_failed: int  # failed before the API had them (no charge, member told)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+async def kill_nine(
+    folder: Path, *, requests: int = 30, kills: int = 10, seed: int = 0, uploads: str
+) -> Figures:
+    """`uploads` serves the recordings (a URL whose `/voice.wav` is audio)."""
+    rng = random.Random(seed)
+    db, posts = folder / "bot.db", folder / "posts.jsonl"
+    config = SimulatorConfig(
+        api_key=API_KEY,
+        seed=seed,
+        text_delay=0.2,
+        first_delay=0.5,
+        complete_delay=0.8,
+        rate_limit=200,
+        rate_period=1.0,
+        audio_seconds=1.0,
+    )
+    async with Simulator(config) as sim:
+        store = await Store.open(db)
+        for number in range(requests):
+            await store.create_task(new_task(f"{uploads}/voice.wav", title=f"take {number}"))
+        await store.close()
+        command = [sys.executable, "-m", "tests.support.worker", "--db", str(db)]
+        command += ["--api", sim.base_url, "--port", str(free_port()), "--posts", str(posts)]
+        for _ in range(kills):
+            worker = await asyncio.create_subprocess_exec(*command, stdout=PIPE)
+            assert worker.stdout is not None
+            await asyncio.wait_for(worker.stdout.readline(), FINISH_TIMEOUT)  # "ready"
+            await asyncio.sleep(rng.uniform(0.0, 0.8))  # anywhere in submitting, following,
+            if worker.returncode is None:  # delivering
+                worker.kill()
+            await worker.wait()
+        worker = await asyncio.create_subprocess_exec(*command)
+        try:
+            code = await asyncio.wait_for(worker.wait(), FINISH_TIMEOUT)
+        except TimeoutError:
+            worker.kill()
+            raise
+        if code != 0:
+            raise RuntimeError(f"the last worker exited with {code}")
+        return await _figures(db, posts, sim, requests, kills)
+
+
+async def _figures(db: Path, posts: Path, sim: Simulator, requests: int, kills: int) -> Figures:
+    received = Counter(str(task.params.get("title")) for task in sim.tasks.values())
+    post_counts = Counter((p["task"], p["track"]) for p in FilePort(posts).posts())
+    store = await Store.open(db)
+    try:
+        lost = unsent = 0
+        for task in await store.recent_tasks(42, requests):
+            tracks = await store.tracks_for_task(task.id)
+            delivered = task.state == TaskState.DONE and all(
+                t.delivery == Delivery.DELIVERED for t in tracks
+            )
+            if received[task.title] and not delivered:
+                lost += 1
+            if not received[task.title] and task.state == TaskState.FAILED:
+                unsent += 1
+    finally:
+        await store.close()
+    return Figures(
+        requests=requests,
+        kills=kills,
+        accepted=len(sim.tasks),
+        lost=lost,
+        posted_twice=sum(1 for n in post_counts.values() if n > 1),
+        submitted_twice=sum(1 for n in received.values() if n > 1),
+        unsent_failed=unsent,
+    )

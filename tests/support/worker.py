@@ -1,0 +1,102 @@
+"""A bot process without Discord, for the fault suite: the real store, music client,
+lifecycle and web server (callbacks on); posts go to an append-only file, the way Discord
+keeps messages, so a post survives the process that made it.
+
+`python -m tests.support.worker --db … --api … --port … --posts …` runs until every task
+is settled, then exits 0. The fault suite kills it with SIGKILL at random moments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+import aiohttp
+
+from bot.core.tasks import Lifecycle, PollSchedule, Shown, TaskView
+from bot.store import Store, TaskRow, TrackRow
+from bot.web import WebServer, callback_url
+from tests.support.factories import make_client
+from tests.support.waiting import wait_until
+
+SECRET = "fault-suite-callback-secret-0123"
+SCHEDULE = PollSchedule().scaled(1 / 200)
+
+
+class FilePort:
+    """The delivery port on an append-only JSON-lines file (one line a post, fsynced)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def posts(self) -> list[dict[str, int | str]]:
+        if not self.path.exists():
+            return []
+        return [json.loads(line) for line in self.path.read_text().splitlines() if line]
+
+    async def show(self, view: TaskView) -> Shown:
+        if view.task.card_message_id is None:
+            return Shown(card_message_id=view.task.id)
+        return Shown()
+
+    async def deliver(self, task: TaskRow, track: TrackRow) -> int:
+        message_id = time.time_ns()
+        line = json.dumps({"task": task.id, "track": track.api_track_id, "message": message_id})
+        with self.path.open("a") as posts:
+            posts.write(line + "\n")
+            posts.flush()
+            os.fsync(posts.fileno())
+        return message_id
+
+    async def find_delivery(self, task: TaskRow, track: TrackRow) -> int | None:
+        for post in self.posts():
+            if post["task"] == task.id and post["track"] == track.api_track_id:
+                return int(post["message"])
+        return None
+
+
+async def run(db: Path, api: str, port: int, posts: Path) -> None:
+    store = await Store.open(db)
+    async with aiohttp.ClientSession() as session:
+        client = make_client(session, api, limit=200, period=1.0, timeout=2.0)
+        lifecycle = Lifecycle(
+            store,
+            client,
+            callback_url=callback_url(f"http://127.0.0.1:{port}", SECRET),
+            callback_secret=SECRET,
+            schedule=SCHEDULE,
+            task_timeout=30.0,
+            callbacks_enabled=True,
+        )
+        lifecycle.port = FilePort(posts)
+        web = WebServer(
+            lifecycle, secret=SECRET, gateway_connected=lambda: True, host="127.0.0.1", port=port
+        )
+        await web.start()
+        await lifecycle.resume()
+        print("ready", flush=True)  # the fault suite times its kill from here
+        await wait_until(store.is_idle, timeout=120.0, step=0.05)
+        await lifecycle.stop()
+        await web.stop()
+    await store.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--db", type=Path, required=True)
+    parser.add_argument("--api", required=True)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--posts", type=Path, required=True)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    asyncio.run(run(args.db, args.api, args.port, args.posts))
+
+
+if __name__ == "__main__":
+    main()
