@@ -171,26 +171,6 @@ async def test_a_refused_key_or_no_credits_pauses_and_resumes(
     assert submissions(simulator) == 1
 
 
-async def test_running_out_of_credits_keeps_the_queue(
-    db_path: Path, session: aiohttp.ClientSession, uploads: str
-) -> None:
-    """Credits for 2 of 6: 2 are made, 4 wait (none fails), all 6 are made after a refill."""
-    config = SimulatorConfig(api_key=API_KEY, credits=2 * 10.0, task_cost=10.0, **FAST)
-    async with Simulator(config) as sim:
-        port = MemoryPort()
-        svc = await start_service(db_path, make_client(session, sim.base_url), port)
-        await svc.resume()
-        tasks = [(await svc.request(new_task(f"{uploads}/voice.wav")))[0] for _ in range(6)]
-        await wait_until(svc.api.pause.current)
-        states = [(await svc.store.get_task(t.id)).state for t in tasks]
-        assert "failed" not in states and "done" not in states[2:]
-        sim.config.credits = 500.0  # a moderator tops up
-        for task in tasks:
-            assert (await settled(svc, task.id)).state == "done"
-        assert submissions(sim) == 6 and sim.rejections == 0
-        await die(svc)
-
-
 @pytest.mark.parametrize("code", [405, 430, 455, 500])
 async def test_busy_codes_wait_and_then_submit(
     service: tuple[Lifecycle, MemoryPort], simulator: Simulator, uploads: str, code: int

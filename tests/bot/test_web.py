@@ -6,7 +6,7 @@ import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 import aiohttp
@@ -16,56 +16,16 @@ from bot.core.tasks import Lifecycle, PollSchedule
 from bot.music import MusicClient
 from bot.simulator import Simulator
 from bot.store import Store
-from bot.web import NO_CALLBACK_URL, WebServer, callback_secret, callback_url
+from bot.web import NO_CALLBACK_URL, callback_secret, callback_url
 from tests.support.factories import api_calls, new_task
-from tests.support.port import MemoryPort
+from tests.support.rig import SECRET, Rig, open_rig
 from tests.support.waiting import settled, wait_until
-
-SECRET = "s3cret-path-token-0123456789"
-
-
-@dataclass
-class Rig:
-    service: Lifecycle
-    web: WebServer
-    port: MemoryPort
-    base: str
-
-    @property
-    def url(self) -> str:
-        return f"{self.base}/callback/{SECRET}"
-
-
-# Polls are slow on purpose: a task that completes quickly did so from callbacks.
-CALLBACK_SCHEDULE = PollSchedule(
-    first_check=5.0, callback_interval=5.0, retry_base=0.01, retry_cap=0.05
-)
 
 
 @pytest.fixture
 async def rig(db_path: Path, music: MusicClient) -> AsyncIterator[Rig]:
-    store = await Store.open(db_path)
-    service = Lifecycle(
-        store,
-        music,
-        callback_url="",
-        callback_secret=SECRET,
-        schedule=CALLBACK_SCHEDULE,
-        callbacks_enabled=True,
-    )
-    port = MemoryPort()
-    service.port = port
-    web = WebServer(
-        service, secret=SECRET, gateway_connected=lambda: True, host="127.0.0.1", port=0
-    )
-    await web.start()
-    base = f"http://127.0.0.1:{web.port}"
-    service.callback_url = callback_url(base, SECRET)
-    await service.resume()
-    yield Rig(service, web, port, base)
-    await service.stop()
-    await web.stop()
-    await store.close()
+    async with open_rig(db_path, music) as opened:
+        yield opened
 
 
 def record_infos(sim: Simulator) -> int:
@@ -253,13 +213,6 @@ async def test_a_lost_submission_answer_is_adopted_from_its_callback(
     """The API accepted the task but the bot died before recording its id: after the
     restart the callback (its URL carries the task's key) adopts it, and it is delivered."""
     simulator.config.text_delay = 0.6  # the first callback comes after the restart
-    store = await Store.open(db_path)
-    first = Lifecycle(store, music, callback_url="", callback_secret=SECRET, callbacks_enabled=True)
-    first.port = MemoryPort()
-    web = WebServer(first, secret=SECRET, gateway_connected=lambda: True, host="127.0.0.1")
-    web.port = 0
-    await web.start()
-    first.callback_url = callback_url(f"http://127.0.0.1:{web.port}", SECRET)
     real_submit = music.submit_add_instrumental
     sent = asyncio.Event()
 
@@ -269,42 +222,23 @@ async def test_a_lost_submission_answer_is_adopted_from_its_callback(
         await asyncio.Event().wait()  # killed before the answer is recorded
 
     music.submit_add_instrumental = submit_then_die  # type: ignore[method-assign]
-    await first.resume()
-    task, _ = await first.request(new_task(f"{uploads}/voice.wav"))
-    await asyncio.wait_for(sent.wait(), 5)
-    await first.stop()
-    await store.close()
-    port_number = web.port
-    await web.stop()
+    async with open_rig(db_path, music) as first:
+        task, _ = await first.service.request(new_task(f"{uploads}/voice.wav"))
+        await asyncio.wait_for(sent.wait(), 5)
     music.submit_add_instrumental = real_submit  # type: ignore[method-assign]
 
-    store = await Store.open(db_path)
-    second = Lifecycle(
-        store,
-        music,
-        callback_url=first.callback_url,
-        callback_secret=SECRET,
-        schedule=CALLBACK_SCHEDULE,
-        callbacks_enabled=True,
-    )
-    port = MemoryPort()
-    second.port = port
-    web = WebServer(second, secret=SECRET, gateway_connected=lambda: True, host="127.0.0.1")
-    web.port = port_number
-    await web.start()
-    await second.resume()  # marks it "interrupted": its fate is unknown until the callback
+    # Restarted where the callbacks go; resume() marks the task "interrupted" (its fate is
+    # unknown) until its callback arrives.
+    async with open_rig(db_path, music, web_port=first.web.port) as second:
 
-    async def delivered() -> bool:
-        fresh = await store.get_task(task.id)
-        return fresh is not None and fresh.state == "done" and port.copies() == [1, 1]
+        async def delivered() -> bool:
+            fresh = await second.store.get_task(task.id)
+            return fresh is not None and fresh.state == "done" and second.port.copies() == [1, 1]
 
-    await wait_until(delivered)
-    done = await store.get_task(task.id)
+        await wait_until(delivered)
+        done = await second.store.get_task(task.id)
     assert done is not None and done.api_task_id in simulator.tasks and done.error is None
     assert api_calls(simulator.calls, "add-instrumental") == 1  # charged once, delivered
-    await second.stop()
-    await web.stop()
-    await store.close()
 
 
 async def test_a_callback_with_a_forged_key_is_refused(rig: Rig, simulator: Simulator) -> None:
@@ -321,33 +255,14 @@ async def test_a_result_after_the_time_out_is_still_delivered(
     """The bot gave up waiting, the API finished anyway: the member gets the tracks."""
     simulator.config.text_delay, simulator.config.first_delay = 0.1, 1.8
     simulator.config.complete_delay = 2.0
-    store = await Store.open(db_path)
-    service = Lifecycle(
-        store,
-        music,
-        callback_url="",
-        callback_secret=SECRET,
-        schedule=CALLBACK_SCHEDULE,
-        task_timeout=0.3,
-        callbacks_enabled=True,
-    )
-    port = MemoryPort()
-    service.port = port
-    web = WebServer(service, secret=SECRET, gateway_connected=lambda: True, host="127.0.0.1")
-    web.port = 0
-    await web.start()
-    service.callback_url = callback_url(f"http://127.0.0.1:{web.port}", SECRET)
-    await service.resume()
-    task, _ = await service.request(new_task(f"{uploads}/voice.wav"))
+    async with open_rig(db_path, music, task_timeout=0.3) as rig:
+        task, _ = await rig.service.request(new_task(f"{uploads}/voice.wav"))
 
-    async def state_is(expected: str) -> bool:
-        fresh = await store.get_task(task.id)
-        return fresh is not None and fresh.state == expected
+        async def state_is(expected: str) -> bool:
+            fresh = await rig.store.get_task(task.id)
+            return fresh is not None and fresh.state == expected
 
-    await wait_until(lambda: state_is("failed"), timeout=5)  # "did not finish within …"
-    await wait_until(lambda: state_is("done"), timeout=5)
-    await wait_until(lambda: port.copies() == [1, 1])
+        await wait_until(lambda: state_is("failed"), timeout=5)  # "did not finish within …"
+        await wait_until(lambda: state_is("done"), timeout=5)
+        await wait_until(lambda: rig.port.copies() == [1, 1])
     assert api_calls(simulator.calls, "add-instrumental") == 1
-    await service.stop()
-    await web.stop()
-    await store.close()

@@ -174,7 +174,7 @@ class ApiWork:
         elif exc.retryable:
             delay = self.schedule.backoff(task.error_count + 1)
             if isinstance(exc, Maintenance):
-                delay = max(delay, 60.0)
+                delay = max(delay, self.schedule.maintenance_wait)
             log.warning(
                 "task %d: submission refused for now (%s), again in %.0fs", task.id, exc, delay
             )

@@ -27,6 +27,7 @@ class PollSchedule:
     retry_base: float = 5.0
     retry_cap: float = 120.0
     pause_check: float = 180.0  # balance checks while submissions are paused
+    maintenance_wait: float = 60.0  # at least this long before a submission after a 455
 
     def next_delay(self, elapsed: float, *, stage: Stage, callbacks: bool) -> float:
         if callbacks:
