@@ -2,8 +2,9 @@
 lifecycle and web server (callbacks on); posts go to an append-only file, the way Discord
 keeps messages, so a post survives the process that made it.
 
-`python -m tests.support.worker --db … --api … --port … --posts …` runs until every task
-is settled, then exits 0. The fault suite kills it with SIGKILL at random moments.
+`python -m tests.support.worker --db … --api … --port … --posts …` runs like a bot: until
+SIGTERM (then it stops cleanly and exits 0). The fault suite kills it with SIGKILL at random
+moments.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import asyncio
 import json
 import logging
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -23,7 +25,6 @@ from bot.core.tasks import Lifecycle, PollSchedule, Shown, TaskView
 from bot.store import Store, TaskRow, TrackRow
 from bot.web import WebServer, callback_url
 from tests.support.factories import make_client
-from tests.support.waiting import wait_until
 
 SECRET = "fault-suite-callback-secret-0123"
 SCHEDULE = PollSchedule().scaled(1 / 200)
@@ -80,9 +81,11 @@ async def run(db: Path, api: str, port: int, posts: Path) -> None:
         )
         await web.start()
         await lifecycle.resume()
+        stop = asyncio.Event()
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
         print("ready", flush=True)  # the fault suite times its kill from here
-        await wait_until(store.is_idle, timeout=120.0, step=0.05)
-        await lifecycle.stop()
+        await stop.wait()
+        await lifecycle.stop(grace=5.0)
         await web.stop()
     await store.close()
 
