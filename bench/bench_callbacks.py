@@ -36,9 +36,9 @@ from bench.common import (
     seconds,
 )
 from bot.core.tasks import Lifecycle, PollSchedule
-from bot.simulator import Simulator, SimulatorConfig
 from bot.store import Store
 from bot.web import NO_CALLBACK_URL, WebServer, callback_secret, callback_url
+from simulator import Simulator, SimulatorConfig
 
 USER = 1
 

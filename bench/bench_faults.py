@@ -17,7 +17,7 @@ from pathlib import Path
 from aiohttp import web
 
 from bench.common import Report, quiet_logging
-from bot.audio import make_wav
+from simulator.media import make_wav
 from tests.support.faults import kill_nine
 from tests.support.servers import serve
 

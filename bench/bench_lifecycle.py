@@ -44,8 +44,8 @@ from bench.common import (
     varied_timeline,
 )
 from bot.core.tasks import Lifecycle, PollSchedule
-from bot.simulator import Simulator, SimulatorConfig
 from bot.store import Store
+from simulator import Simulator, SimulatorConfig
 
 REAL_WINDOW = 10.0  # the API: 20 requests per 10 s per key
 REAL_LIMIT = 20

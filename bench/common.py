@@ -26,7 +26,7 @@ from aiohttp import web
 
 from bot.core.tasks import Lifecycle, PollSchedule
 from bot.music import MusicClient
-from bot.simulator import SimTask, Simulator, SimulatorConfig
+from simulator import SimTask, Simulator, SimulatorConfig
 from tests.support import factories
 from tests.support.factories import api_calls, new_task
 from tests.support.port import MemoryPort

@@ -115,6 +115,7 @@ class Backline(commands.Bot):
             callback_secret=secret,
             schedule=self.schedule,
             task_timeout=settings.task_timeout,
+            retention_days=settings.task_retention_days,
             callbacks_enabled=public_url is not None,
         )
         self.intake = Intake(self.lifecycle, lambda: Rules.from_settings(settings))

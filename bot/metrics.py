@@ -20,6 +20,9 @@ RATE_LIMIT_WAIT_SECONDS = Counter(
 )
 CALLBACKS = Counter("backline_callbacks_total", "Callbacks received, by outcome.", ["outcome"])
 TASKS = Gauge("backline_tasks", "Tasks by state.", ["state"])
+TASKS_PURGED = Counter(
+    "backline_tasks_purged_total", "Finished tasks deleted once past TASK_RETENTION_DAYS."
+)
 DELIVERY_LATENCY = Histogram(
     "backline_completion_to_delivery_seconds",
     "Time from the API reporting a track ready to its delivery in Discord.",

@@ -18,6 +18,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.fetch import parse_origins
+from bot.store.retention import DEFAULT_RETENTION_DAYS
 
 PositiveSeconds = Annotated[float, Field(gt=0)]
 
@@ -57,6 +58,8 @@ class Settings(BaseSettings):
     task_timeout: PositiveSeconds = 20 * 60.0
     poll_interval_max: PositiveSeconds = 60.0
     callback_safety_poll: PositiveSeconds = 180.0
+    # Finished tasks (every ready track posted) are kept this long, then purged.
+    task_retention_days: int = Field(DEFAULT_RETENTION_DAYS, ge=1)
     input_max_bytes: int = Field(25 * 1024 * 1024, ge=1024)
     input_min_seconds: float = Field(3.0, ge=0)
     input_max_seconds: float = Field(8 * 60.0, gt=0)

@@ -8,6 +8,7 @@ import json
 import logging
 import secrets
 from collections.abc import Callable
+from functools import partial
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -17,12 +18,13 @@ from bot import metrics
 from bot.core.tasks import Lifecycle
 from bot.core.tasks.keys import task_of_key
 from bot.music import CallbackEvent
-from bot.store import Store
+from bot.store import Store, TaskState
 
 log = logging.getLogger(__name__)
 
 MAX_CALLBACK_BYTES = 64 * 1024  # a callback with two tracks is about 2 KiB
 CALLBACK_WORK_TIMEOUT = 5.0  # the API waits 15 s for an answer
+STOP_GRACE = 5.0  # seconds callback work in flight gets to finish when the server stops
 HEARTBEAT_STALE = 30.0
 SECRET_STORE_KEY = "callback_secret"  # noqa: S105 - the kv key, not the secret
 NO_CALLBACK_URL = (
@@ -70,6 +72,9 @@ class WebServer:
             ]
         )
         self._runner: web.AppRunner | None = None
+        # Callback work outlives a request that stopped waiting for it: held here so it
+        # is not garbage-collected, and awaited by `stop()`.
+        self._work: set[asyncio.Task[str]] = set()
 
     async def start(self) -> None:
         self._runner = web.AppRunner(self.app, access_log=None)  # the access log shows paths
@@ -81,9 +86,19 @@ class WebServer:
         log.info("HTTP server listening on %s:%d", self.host, self.port)
 
     async def stop(self) -> None:
+        """Stop listening; callback work already started gets `STOP_GRACE` seconds to end.
+
+        Whatever is still running then is cancelled: the store's transactions finish even
+        so, and polling learns what the callback would have told.
+        """
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        if self._work:
+            _, late = await asyncio.wait(set(self._work), timeout=STOP_GRACE)
+            for work in late:
+                work.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
 
     async def callback(self, request: web.Request) -> web.Response:
         if not hmac.compare_digest(request.match_info["secret"].encode(), self._secret):
@@ -105,14 +120,25 @@ class WebServer:
         except (ValueError, ValidationError):
             metrics.CALLBACKS.labels("malformed").inc()
             return web.json_response({"code": 400, "msg": "malformed callback"}, status=400)
-        try:
-            outcome = await asyncio.wait_for(
-                self.lifecycle.handle_callback(event, task_id), CALLBACK_WORK_TIMEOUT
-            )
-        except TimeoutError:
-            # Polling covers it; a 503 lets the API try again meanwhile.
+        # The work runs as a task of its own and is never cancelled by a slow answer: the
+        # request only stops waiting for it (asyncio.wait cancels nothing), so a database
+        # write is never cut off half-way.
+        work = asyncio.create_task(
+            self.lifecycle.handle_callback(event, task_id), name=f"callback {event.task_id}"
+        )
+        self._work.add(work)
+        work.add_done_callback(self._work.discard)
+        done, _ = await asyncio.wait({work}, timeout=CALLBACK_WORK_TIMEOUT)
+        if not done:
+            # Polling covers it, the work still completes, and a 503 lets the API try again.
             metrics.CALLBACKS.labels("timeout").inc()
+            work.add_done_callback(partial(_finished_late, event))
+            log.warning(
+                "callback %s for %s: still working after %.0fs, answered 503",
+                event.stage, event.task_id, CALLBACK_WORK_TIMEOUT,
+            )  # fmt: skip
             return web.json_response({"code": 503, "msg": "busy"}, status=503)
+        outcome = work.result()
         metrics.CALLBACKS.labels(outcome).inc()
         log.info("callback %s for %s: %s", event.stage, event.task_id, outcome)
         return web.json_response({"code": 200, "msg": "ok"})
@@ -133,7 +159,20 @@ class WebServer:
         )
 
     async def metrics(self, request: web.Request) -> web.Response:
+        # Kept counts (one row per state), not a scan of the tasks table per scrape.
         counts = await self.lifecycle.store.count_by_state()
-        for state in ("queued", "submitting", "following", "done", "failed"):
+        for state in TaskState:
             metrics.TASKS.labels(state).set(counts.get(state, 0))
         return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+def _finished_late(event: CallbackEvent, work: asyncio.Task[str]) -> None:
+    """The end of callback work its request stopped waiting for: nobody else hears of it."""
+    if work.cancelled():
+        log.warning("callback %s for %s: cancelled at shutdown", event.stage, event.task_id)
+    elif (error := work.exception()) is not None:
+        log.error("callback %s for %s failed", event.stage, event.task_id, exc_info=error)
+    else:
+        log.info(
+            "callback %s for %s (after its 503): %s", event.stage, event.task_id, work.result()
+        )

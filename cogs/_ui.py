@@ -16,6 +16,7 @@ STATUS_WORDS: dict[Display, str] = {
     "first": "🎧 first track ready",
     "done": "✅ done",
     "failed": "❌ failed",
+    "undelivered": "⚠️ done, but I couldn't post here",
 }
 
 

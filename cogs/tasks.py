@@ -19,14 +19,20 @@ RECENT = 10
 
 
 def task_line(task: TaskRow) -> str:
-    # A track list is not needed for the label: delivery state only refines "done".
-    state = STATUS_WORDS["done" if task.state == TaskState.DONE else display_of(task, [])]
+    # A track list is not needed for the label: a track given up is noted on the task,
+    # and otherwise delivery state only refines "done".
+    display = display_of(task, [])
+    state = STATUS_WORDS[display]
     title = clip(plain(task.title), 80)
     link = jump_url(task)
     name = f"[{title}]({link})" if link else title
     line = f"{state} · **{name}** · <t:{int(task.created_at)}:R>"
     if task.state == TaskState.FAILED and task.error:
         line += f"\n  ↳ {clip(task.error, 200)}"
+    elif display == "undelivered" and task.delivery_error:
+        line += f"\n  ↳ {clip(task.delivery_error, 200)}"
+    elif task.card_error:
+        line += f"\n  ↳ Its status card can't be updated: {clip(task.card_error, 200)}"
     return line
 
 

@@ -11,8 +11,8 @@ import pytest
 from bot.core.tasks import PollSchedule
 from bot.music import MusicClient
 from bot.settings import Settings, load_settings
-from bot.simulator import Simulator, SimulatorConfig
 from bot.store import Store
+from simulator import Simulator, SimulatorConfig
 from tests.support.factories import API_KEY, make_client
 from tests.support.servers import serve
 
@@ -75,7 +75,7 @@ async def uploads() -> AsyncIterator[str]:
     """A local file host standing in for Discord's CDN: `/voice.wav` (audio), `/notes.txt`."""
     from aiohttp import web
 
-    from bot.audio import make_wav
+    from simulator.media import make_wav
 
     wav = make_wav(12.0)
 

@@ -22,11 +22,11 @@ import simcord.backend.cdn
 from aiohttp import web
 
 from bot.app import Backline
-from bot.audio import make_wav
 from bot.errors import Refusal
 from bot.settings import Settings
-from bot.simulator import Simulator
 from bot.store import TaskRow
+from simulator import Simulator
+from simulator.media import make_wav
 from tests.conftest import FAST_SCHEDULE
 from tests.support.factories import api_calls, make_client
 from tests.support.servers import serve

@@ -4,13 +4,14 @@ the numbered migration files. Callers see a single `Store`."""
 from bot.store.cards import CardQueries
 from bot.store.database import Database, StoreError
 from bot.store.kv import KeyValueQueries
+from bot.store.retention import RetentionQueries
 from bot.store.rows import NewTask, Progress, TaskRow, TrackData, TrackRow
 from bot.store.states import ACTIVE_STATES, Delivery, Stage, TaskState
 from bot.store.tasks import TaskQueries
 from bot.store.tracks import TrackQueries
 
 
-class Store(TaskQueries, CardQueries, TrackQueries, KeyValueQueries, Database):
+class Store(RetentionQueries, TaskQueries, CardQueries, TrackQueries, KeyValueQueries, Database):
     """The data-access layer. Every write is one explicit transaction."""
 
 

@@ -2,7 +2,8 @@
 
 Every change a member should see sets `card_dirty`; the scheduler redraws and clears it
 unless the task changed again meanwhile. A card whose task's creator is still posting
-it (the placing window) is left alone until it is placed or the window closes.
+it (the placing window) is left alone until it is placed or the window closes. Failed
+draws are counted (`card_attempts`); a card given up keeps why (`card_error`).
 """
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ class CardQueries(Database):
             "UPDATE tasks SET thread_id = coalesce(:thread_id, thread_id), "
             "card_message_id = coalesce(:card_message_id, card_message_id), "
             "input_message_id = coalesce(:input_message_id, input_message_id), "
-            "placing_until = NULL, card_dirty = 1, card_retry_at = 0, updated_at = :now "
+            "placing_until = NULL, card_dirty = 1, card_retry_at = 0, card_attempts = 0, "
+            "card_error = NULL, updated_at = :now "
             "WHERE id = :id",
             {
                 "id": task_id,
@@ -60,19 +62,41 @@ class CardQueries(Database):
         )
 
     async def tasks_needing_card(self, now: float, limit: int) -> list[TaskRow]:
+        """Cards due to be drawn. A card given up is not dirty, so it is not drawn again
+        for the change it failed on; only a later change a member should see (a stage, a
+        posted track) tries it once more."""
         return await self._tasks(
             f"WHERE card_dirty = 1 AND {CARD_DUE_AT} <= ? ORDER BY card_retry_at, id LIMIT ?",
             (now, limit),
         )
 
     async def card_shown(self, task_id: int, updated_at: float) -> None:
-        """Clear the flag, unless the task changed again since the card was drawn."""
+        """The card is drawn: forget its failures, and clear the flag unless the task
+        changed again since the card was drawn."""
         await self._write(
-            "UPDATE tasks SET card_dirty = 0 WHERE id = ? AND updated_at = ?", (task_id, updated_at)
+            "UPDATE tasks SET card_attempts = 0, card_error = NULL, "
+            "card_dirty = CASE WHEN updated_at = ? THEN 0 ELSE card_dirty END WHERE id = ?",
+            (updated_at, task_id),
         )
 
     async def card_failed(self, task_id: int, retry_at: float) -> None:
-        await self._write("UPDATE tasks SET card_retry_at = ? WHERE id = ?", (retry_at, task_id))
+        """A draw failed and counts: the next one is due at `retry_at`."""
+        await self._write(
+            "UPDATE tasks SET card_attempts = card_attempts + 1, card_retry_at = ? WHERE id = ?",
+            (retry_at, task_id),
+        )
+
+    async def card_gave_up(
+        self, task_id: int, reason: str, *, updated_at: float, retry_at: float
+    ) -> None:
+        """No more draws for this change: the card keeps `reason` and is no longer dirty,
+        unless the task changed again since the failed draw (then it is due at `retry_at`)."""
+        await self._write(
+            "UPDATE tasks SET card_attempts = card_attempts + 1, card_error = ?, "
+            "card_retry_at = ?, "
+            "card_dirty = CASE WHEN updated_at = ? THEN 0 ELSE card_dirty END WHERE id = ?",
+            (reason, retry_at, updated_at, task_id),
+        )
 
     async def mark_card_dirty(self, task_ids: Iterable[int], now: float) -> None:
         ids = tuple(task_ids)

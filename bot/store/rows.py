@@ -75,6 +75,10 @@ class TaskRow:
     submitted_at: float | None
     completed_at: float | None
     updated_at: float
+    card_attempts: int = 0  # failed draws of the status card since it was last shown
+    card_error: str | None = None  # the card was given up: why (a sentence a member reads)
+    delivery_error: str | None = None  # a track could not be posted: why
+    gave_up_at: float | None = None  # the requester was told about a give-up (once)
 
     @property
     def active(self) -> bool:
@@ -104,6 +108,7 @@ class TrackRow:
     next_delivery_at: float | None
     message_id: int | None
     delivered_at: float | None
+    delivery_error: str | None = None  # why the post was given up (`Delivery.FAILED`)
 
     @classmethod
     def from_row(cls, row: Sequence[Any]) -> Self:

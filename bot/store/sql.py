@@ -20,7 +20,10 @@ CARD_DUE_AT = (
 )
 
 # A finished track that still has to be posted (matches the index tracks_undelivered).
-TRACK_WAITING = f"(tracks.delivery != '{Delivery.DELIVERED}' AND tracks.ready_at IS NOT NULL)"
+TRACK_WAITING = (  # ready, not posted, not given up; the first term matches the index
+    f"(tracks.delivery != '{Delivery.DELIVERED}' AND tracks.delivery != '{Delivery.FAILED}' "
+    "AND tracks.ready_at IS NOT NULL)"
+)
 
 # Tracks are posted under their task's card: until the card has a message, never.
 TRACK_PLACED = (

@@ -75,6 +75,7 @@ class Delivery(StrEnum):
     PENDING = "pending"
     ATTEMPTED = "attempted"  # a post may have happened: look before posting again
     DELIVERED = "delivered"
+    FAILED = "failed"  # given up: Discord refused for good, or kept failing (the reason is kept)
 
 
 def sql_list(values: Iterable[StrEnum]) -> str:

@@ -231,7 +231,3 @@ class TaskQueries(Database):
             f"SELECT EXISTS (SELECT 1 FROM tasks WHERE state IN {ACTIVE_SQL})"  # noqa: S608
             f" OR EXISTS (SELECT 1 FROM tracks WHERE {TRACK_WAITING})"
         )
-
-    async def count_by_state(self) -> dict[str, int]:
-        async with self._conn.execute("SELECT state, count(*) FROM tasks GROUP BY state") as cursor:
-            return {TaskState(state): count for state, count in await cursor.fetchall()}

@@ -14,9 +14,11 @@ import aiosqlite
 from bot.store.database import Database, Params
 from bot.store.rows import TRACK_COLUMNS, TrackData, TrackRow
 from bot.store.sql import TRACK_PLACED, TRACK_WAITING
-from bot.store.states import Delivery
+from bot.store.states import Delivery, sql_list
 
 log = logging.getLogger(__name__)
+
+_FINAL = sql_list((Delivery.DELIVERED, Delivery.FAILED))
 
 
 class TrackQueries(Database):
@@ -33,11 +35,13 @@ class TrackQueries(Database):
     async def due_deliveries(
         self, now: float, limit: int, exclude: Iterable[int] = ()
     ) -> list[TrackRow]:
-        """Finished tracks due to be posted, oldest first; never before their task's card."""
+        """Finished tracks due to be posted, oldest first; never before their task's card,
+        never once given up."""
         skip = tuple(exclude)
         marks = ",".join("?" * len(skip))
         return await self._tracks(
-            f"WHERE {TRACK_WAITING} AND {TRACK_PLACED} AND next_delivery_at <= ? "
+            f"WHERE {TRACK_WAITING} AND delivery != '{Delivery.FAILED}' "
+            f"AND {TRACK_PLACED} AND next_delivery_at <= ? "
             f"{f'AND id NOT IN ({marks})' if skip else ''} ORDER BY next_delivery_at LIMIT ?",
             (now, *skip, limit),
         )
@@ -47,7 +51,7 @@ class TrackQueries(Database):
         await self._write(
             f"UPDATE tracks SET delivery = '{Delivery.ATTEMPTED}', "  # noqa: S608 - constant
             "delivery_attempts = delivery_attempts + 1 "
-            f"WHERE id = ? AND delivery != '{Delivery.DELIVERED}'",
+            f"WHERE id = ? AND delivery NOT IN {_FINAL}",
             (track_id,),
         )
 
@@ -67,10 +71,71 @@ class TrackQueries(Database):
 
         await self._transaction(record)
 
-    async def delivery_failed(self, track_id: int, retry_at: float) -> None:
+    async def delivery_failed(self, track_id: int, retry_at: float, *, count: bool = False) -> None:
+        """Try again at `retry_at`. `count`: this try was not counted yet (a failed lookup
+        of an earlier post counts as an attempt too)."""
         await self._write(
-            "UPDATE tracks SET next_delivery_at = ? WHERE id = ?", (retry_at, track_id)
+            "UPDATE tracks SET next_delivery_at = ?, "  # noqa: S608 - constant
+            "delivery_attempts = delivery_attempts + ? "
+            f"WHERE id = ? AND delivery NOT IN {_FINAL}",
+            (retry_at, 1 if count else 0, track_id),
         )
+
+    async def delivery_gave_up(
+        self, track_id: int, reason: str, now: float, *, count: bool = False
+    ) -> bool:
+        """The post will not be made: the track ends as failed with `reason`, and its task
+        keeps the first such reason for its card and `/tasks`. False if it was already
+        delivered or given up."""
+
+        async def give_up(conn: aiosqlite.Connection) -> bool:
+            cursor = await conn.execute(
+                f"UPDATE tracks SET delivery = '{Delivery.FAILED}', "  # noqa: S608 - constant
+                "delivery_error = ?, next_delivery_at = NULL, "
+                "delivery_attempts = delivery_attempts + ? "
+                f"WHERE id = ? AND delivery NOT IN {_FINAL}",
+                (reason, 1 if count else 0, track_id),
+            )
+            if cursor.rowcount != 1:
+                return False
+            await conn.execute(
+                "UPDATE tasks SET delivery_error = coalesce(delivery_error, ?), card_dirty = 1, "
+                "card_retry_at = 0, updated_at = ? "
+                "WHERE id = (SELECT task_id FROM tracks WHERE id = ?)",
+                (reason, now, track_id),
+            )
+            return True
+
+        return await self._transaction(give_up)
+
+    async def task_deliveries_gave_up(self, task_id: int, reason: str, now: float) -> int:
+        """Nothing of this task can be posted (its card could never be placed): every
+        finished track still waiting ends as failed. Returns how many."""
+
+        async def give_up(conn: aiosqlite.Connection) -> int:
+            cursor = await conn.execute(
+                f"UPDATE tracks SET delivery = '{Delivery.FAILED}', "  # noqa: S608 - constant
+                "delivery_error = ?, next_delivery_at = NULL "
+                f"WHERE task_id = ? AND {TRACK_WAITING} AND delivery NOT IN {_FINAL}",
+                (reason, task_id),
+            )
+            if cursor.rowcount:
+                await conn.execute(
+                    "UPDATE tasks SET delivery_error = coalesce(delivery_error, ?), "
+                    "updated_at = ? WHERE id = ?",
+                    (reason, now, task_id),
+                )
+            return cursor.rowcount
+
+        return await self._transaction(give_up)
+
+    async def claim_give_up_notice(self, task_id: int, now: float) -> bool:
+        """Whether the requester is to be told that posting was given up: True once per
+        task. Recorded before telling, so a crash never makes the bot tell twice."""
+        changed = await self._write(
+            "UPDATE tasks SET gave_up_at = ? WHERE id = ? AND gave_up_at IS NULL", (now, task_id)
+        )
+        return changed == 1
 
 
 async def merge_track(

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import discord
 
 from bot.core.tasks import Shown, TaskView
+from bot.core.tasks.port import PermanentDeliveryError
 from bot.store import TaskRow
 from cogs.instrumental import render
 
@@ -25,12 +26,16 @@ log = logging.getLogger(__name__)
 
 HISTORY_LOOKBACK = 50  # messages searched for a card posted just before a crash
 
+THREAD_LOCKED = "The thread for this request was locked, so I can't post in it."
+THREAD_CLOSED = "The thread for this request was archived and I'm not allowed to reopen it."
+NOT_A_CHANNEL = "That channel can no longer hold my posts."
+
 # A channel the bot can post in and read back.
 Postable = discord.TextChannel | discord.Thread | discord.VoiceChannel | discord.StageChannel
 
 
 class NotPlaced(RuntimeError):
-    """The task's card is not posted yet, or its channel is gone; retried later."""
+    """The task's card is not posted yet; retried later."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,19 +161,48 @@ class Placement:
             return None
         return message.id
 
-    async def place_of(self, task: TaskRow) -> Place:
-        """The task's place from its stored ids."""
+    async def place_of(self, task: TaskRow, *, thread: bool = True) -> Place:
+        """The task's place from its stored ids; with `thread=False` only the card's (no
+        look-up of a thread that is archived, so out of the cache, or gone)."""
         if task.card_message_id is None:
             raise NotPlaced(f"task {task.id} has no card yet")
         channel = await self.channel(task.channel_id)
         target = channel
-        if task.thread_id is not None and task.thread_id != task.channel_id:
+        if thread and task.thread_id is not None and task.thread_id != task.channel_id:
             try:
                 target = await self.channel(task.thread_id)
             except (discord.NotFound, discord.Forbidden):
                 # The thread was deleted: updates go next to the card instead.
                 target = channel
         return Place(channel, task.card_message_id, target)
+
+    async def open_target(self, place: Place) -> None:
+        """Before posting where the place's updates go: see `reopen`."""
+        await self.reopen(place.target)
+
+    async def reopen(self, channel: Postable) -> None:
+        """Before posting or editing in a thread: reopen it if it was archived (Discord
+        refuses both in an archived thread). A locked thread takes them only from members
+        who may manage threads: without that right it is refused for good."""
+        if not isinstance(channel, discord.Thread):
+            return
+        manage = False
+        me = channel.guild.me
+        if me is not None:
+            try:
+                manage = channel.permissions_for(me).manage_threads
+            except discord.ClientException:  # parent channel not cached
+                manage = False
+        if channel.locked and not manage:
+            raise PermanentDeliveryError(THREAD_LOCKED)
+        if channel.archived:
+            # Unlocked, reopening needs only the right to post there; locked, the right to
+            # manage threads (checked above).
+            try:
+                await channel.edit(archived=False)
+            except discord.Forbidden:
+                raise PermanentDeliveryError(THREAD_CLOSED) from None
+            log.info("thread %d: reopened to post in it", channel.id)
 
     async def recover(self, task: TaskRow, view: TaskView) -> tuple[Place, Shown]:
         """After a crash between recording a task and storing its card's place: adopt the
@@ -196,7 +230,7 @@ class Placement:
         if channel is None:
             channel = await self.bot.fetch_channel(channel_id)
         if not isinstance(channel, Postable):
-            raise NotPlaced(f"channel {channel_id} cannot hold messages")
+            raise PermanentDeliveryError(NOT_A_CHANNEL)
         return channel
 
     def is_mine(self, message: discord.Message) -> bool:

@@ -9,8 +9,8 @@ from __future__ import annotations
 import discord
 
 from bot.core.tasks import TaskView
-from bot.store import TaskRow, TrackRow
-from cogs._ui import clip, duration_text, link_target, plain, span_text
+from bot.store import TaskRow, TaskState, TrackRow
+from cogs._ui import clip, duration_text, jump_url, link_target, plain, span_text
 
 EMBED_FIELD_MAX = 1024
 EMBED_TITLE_MAX = 256
@@ -23,6 +23,7 @@ _COLOURS = {
     "first": discord.Colour.gold(),
     "done": discord.Colour.green(),
     "failed": discord.Colour.red(),
+    "undelivered": discord.Colour.orange(),
 }
 
 
@@ -62,6 +63,8 @@ def stage_text(view: TaskView) -> str:
     if view.display == "done":
         count = len(view.tracks)
         return f"✅ Done: {count} track{'s' if count != 1 else ''} posted"
+    if view.display == "undelivered":
+        return f"⚠️ Done, but I couldn't post here: {undelivered_reason(task)}"
     reason = task.error or "The music service could not make this track."
     again = " You can try again." if task.can_retry else ""
     return f"❌ Failed: {reason}{again}"
@@ -122,6 +125,26 @@ def failure_embed(task: TaskRow) -> discord.Embed:
     )
     embed.set_footer(text=failure_marker(task.id))
     return embed
+
+
+def undelivered_reason(task: TaskRow) -> str:
+    return task.delivery_error or task.card_error or "Discord refused my posts here."
+
+
+def give_up_text(task: TaskRow, reason: str) -> str:
+    """The direct message a requester gets when posting for their request was given up:
+    what happened to it, why it is not in the channel, and where it was asked for."""
+    title = f"**{clip(plain(task.title), 100)}**"
+    where = f" in <#{task.thread_id or task.channel_id}>" if task.guild_id else ""
+    if task.state == TaskState.FAILED:
+        failed = task.error or "The music service could not make this track."
+        text = f"Sorry, your instrumental {title} could not be made: {failed}"
+        text += f"\nI couldn't tell you{where}: {reason}"
+    else:
+        text = f"Sorry, I couldn't post your instrumental {title}{where}: {reason}"
+    if link := jump_url(task):
+        text += f"\nYou asked for it here: {link}"
+    return text
 
 
 def thread_name(title: str) -> str:

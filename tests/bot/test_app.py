@@ -76,3 +76,9 @@ async def test_expected_and_unexpected_errors(
     assert "test-discord-token" not in crashed.response.content
     # The crash reached the error handler as an unexpected error (simcord saw it too).
     assert [type(e.original) for e in harness.env.errors] == [Refusal, RuntimeError]
+
+
+async def test_task_retention_setting_reaches_the_scheduler(harness: Harness) -> None:
+    from bot.store.retention import DAY
+
+    assert harness.bot.lifecycle.scheduler.retention == harness.settings.task_retention_days * DAY

@@ -12,8 +12,9 @@ import pytest
 from aiohttp import web
 
 from bot import fetch
-from bot.audio import inspect_audio, make_wav
+from bot.audio import inspect_audio
 from bot.fetch import FetchError, Refused, TooLarge, UrlPolicy, fetch_capped
+from simulator.media import make_wav
 
 
 @pytest.fixture

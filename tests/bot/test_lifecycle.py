@@ -12,8 +12,8 @@ import pytest
 from bot.core.tasks import INTERRUPTED_REASON, UNCONFIRMED_REASON, Lifecycle
 from bot.music import MusicClient
 from bot.music import errors as e
-from bot.simulator import Simulator, SimulatorConfig
 from bot.store import Store, TaskRow
+from simulator import Simulator, SimulatorConfig
 from tests.conftest import FAST, FAST_SCHEDULE
 from tests.support.factories import API_KEY, api_calls, make_client, new_task
 from tests.support.port import MemoryPort

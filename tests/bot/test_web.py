@@ -8,15 +8,17 @@ import logging
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
 
+from bot import web as web_module
 from bot.core.tasks import Lifecycle, PollSchedule
 from bot.music import MusicClient
-from bot.simulator import Simulator
-from bot.store import Store
+from bot.store import Progress, Store
 from bot.web import NO_CALLBACK_URL, callback_secret, callback_url
+from simulator import Simulator
 from tests.support.factories import api_calls, new_task
 from tests.support.rig import SECRET, Rig, open_rig
 from tests.support.waiting import settled, wait_until
@@ -146,6 +148,55 @@ async def test_bad_callbacks_are_refused_and_change_nothing(
     assert await rig.service.store.tracks_for_task(task.id) == []
 
 
+async def test_a_slow_callback_is_answered_503_and_its_write_still_lands(
+    rig: Rig, simulator: Simulator, session: aiohttp.ClientSession, uploads: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    """Waiting on the work must not cancel it: the API hears 503 (polling covers it), the
+    write lands anyway, and the store keeps working and says so."""
+    simulator.config.send_callbacks = False  # only our requests reach the server
+    task, _ = await rig.service.request(new_task(f"{uploads}/voice.wav"))
+    await wait_until(lambda: _following(rig.service, task.id))
+    before = await rig.store.get_task(task.id)
+    assert before is not None and before.api_task_id is not None
+    monkeypatch.setattr(web_module, "CALLBACK_WORK_TIMEOUT", 0.1)
+    real_apply = rig.store.apply_progress
+    writes: list[Progress] = []
+
+    async def slow_apply(task_id: int, progress: Progress) -> bool:
+        await asyncio.sleep(0.5)  # longer than the web handler waits
+        changed = await real_apply(task_id, progress)
+        writes.append(progress)
+        return changed
+
+    monkeypatch.setattr(rig.store, "apply_progress", slow_apply)
+
+    def stage(name: str) -> dict[str, Any]:
+        event = {"callbackType": name, "task_id": before.api_task_id, "data": []}
+        return {"code": 200, "msg": "ok", "data": event}
+
+    async with session.post(rig.url, json=stage("text")) as response:
+        assert response.status == 503
+    async with session.get(f"{rig.base}/healthz") as response:  # while the work runs
+        assert response.status == 200 and (await response.json())["checks"]["store"] is True
+
+    # The work went on after the 503 (polls come only after 5 s).
+    await wait_until(lambda: [w for w in writes if w.from_callback], timeout=2.0)
+    landed = await rig.store.get_task(task.id)
+    assert landed is not None and landed.stage == "text" and landed.callback_at is not None
+
+    monkeypatch.setattr(rig.store, "apply_progress", real_apply)
+    async with session.post(rig.url, json=stage("first")) as response:  # later writes work
+        assert response.status == 200
+    later = await rig.store.get_task(task.id)
+    assert later is not None and later.stage == "first"
+    assert await rig.store.set_value_once("after-the-503", "x") == "x"
+    async with session.get(f"{rig.base}/healthz") as response:
+        assert (await response.json())["checks"]["store"] is True
+    async with session.get(f"{rig.base}/metrics") as response:
+        assert 'backline_callbacks_total{outcome="timeout"}' in await response.text()
+
+
 async def _following(service: Lifecycle, task_id: int) -> bool:
     task = await service.store.get_task(task_id)
     return task is not None and task.api_task_id is not None
@@ -187,6 +238,36 @@ async def test_health_and_metrics(
     async with session.get(f"{rig.base}/healthz") as response:
         assert response.status == 503
         assert (await response.json())["failed"] == ["scheduler"]
+
+
+async def test_metrics_report_the_kept_counts_without_scanning_tasks(
+    db_path: Path, music: MusicClient, session: aiohttp.ClientSession
+) -> None:
+    async with open_rig(db_path, music, start=False) as rig:  # nothing moves on its own
+        store = rig.store
+        for _ in range(3):
+            await store.create_task(new_task())
+        running, _ = await store.create_task(new_task())
+        assert await store.claim_for_submit(running.id, 1.0)
+        await store.mark_submitted(running.id, "api-1", now=1.0, next_check_at=2.0)
+        for _ in range(2):
+            gone, _ = await store.create_task(new_task())
+            assert await store.fail_task(gone.id, "nope", now=1.0)
+        assert await store.purge_finished(1.5, batch=1) == 2  # finished at 1.0: purged
+        lost, _ = await store.create_task(new_task())
+        assert await store.fail_task(lost.id, "nope", now=1.0)
+
+        statements: list[str] = []
+        await store._conn.set_trace_callback(statements.append)
+        try:
+            async with session.get(f"{rig.base}/metrics") as response:
+                text = await response.text()
+        finally:
+            await store._conn.set_trace_callback(None)
+    for state, count in {"queued": 3, "submitting": 0, "following": 1, "done": 0,
+                         "failed": 1}.items():  # fmt: skip
+        assert f'backline_tasks{{state="{state}"}} {count:.1f}' in text
+    assert statements and not [s for s in statements if "tasks" in s.replace("task_counts", "")]
 
 
 async def test_secret_is_generated_once_and_kept(store: Store) -> None:

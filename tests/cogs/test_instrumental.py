@@ -10,8 +10,9 @@ import pytest
 import simcord
 from simcord import ChannelHandle
 
-from bot.audio import make_wav, probe_duration, sniff_audio
+from bot.audio import probe_duration, sniff_audio
 from bot.store import NewTask
+from simulator.media import make_wav
 from tests.harness import WAV, Harness, World, bot_messages
 from tests.support.waiting import wait_until
 

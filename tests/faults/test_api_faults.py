@@ -13,7 +13,7 @@ from aiohttp import web
 
 from bot.core.tasks import UNCONFIRMED_REASON, PollSchedule
 from bot.music import MusicClient
-from bot.simulator import Simulator, SimulatorConfig
+from simulator import Simulator, SimulatorConfig
 from tests.conftest import FAST
 from tests.support.factories import API_KEY, api_calls, make_client, new_task
 from tests.support.rig import open_rig

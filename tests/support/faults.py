@@ -13,8 +13,8 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.simulator import Simulator, SimulatorConfig
 from bot.store import Delivery, Store, TaskState
+from simulator import Simulator, SimulatorConfig
 from tests.support.factories import API_KEY, new_task
 from tests.support.worker import FilePort
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from bot.core.tasks import Shown, TaskView
@@ -29,11 +30,23 @@ class MemoryPort:
     expected_posts: int | None = None
     all_posted: asyncio.Event = field(default_factory=asyncio.Event)
     _message_ids: itertools.count = field(default_factory=lambda: itertools.count(1))
+    # What a failing show, post or lookup raises (None: a transient "Discord is down"),
+    # e.g. `lambda: PermanentDeliveryError("gone")`.
+    fail_with: Callable[[], Exception] | None = None
+    fail_lookups: int = 0
+    lookups: int = 0  # find_delivery calls, failed ones included
+    failed_shows: int = 0  # show calls that raised
+    failed_posts: int = 0  # deliver calls that raised
+    given_up: list[tuple[int, str]] = field(default_factory=list)  # (task id, reason)
+
+    def _failure(self) -> Exception:
+        return self.fail_with() if self.fail_with is not None else RuntimeError("Discord is down")
 
     async def show(self, view: TaskView) -> Shown:
         if self.fail_shows:
             self.fail_shows -= 1
-            raise RuntimeError("Discord is down")
+            self.failed_shows += 1
+            raise self._failure()
         self.shows += 1
         if self.keep_views:
             self.views.append(view)
@@ -44,7 +57,8 @@ class MemoryPort:
     async def deliver(self, task: TaskRow, track: TrackRow) -> int:
         if self.fail_deliveries:
             self.fail_deliveries -= 1
-            raise RuntimeError("Discord is down")
+            self.failed_posts += 1
+            raise self._failure()
         if self.hang_before_post:
             await asyncio.Event().wait()
         message_id = next(self._message_ids)
@@ -58,8 +72,15 @@ class MemoryPort:
         return message_id
 
     async def find_delivery(self, task: TaskRow, track: TrackRow) -> int | None:
+        self.lookups += 1
+        if self.fail_lookups:
+            self.fail_lookups -= 1
+            raise self._failure()
         found = self.posted.get((task.id, track.api_track_id))
         return found[0] if found else None
+
+    async def give_up(self, task: TaskRow, reason: str) -> None:
+        self.given_up.append((task.id, reason))
 
     def copies(self) -> list[int]:
         return [len(ids) for ids in self.posted.values()]

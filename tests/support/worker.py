@@ -55,6 +55,9 @@ class FilePort:
             os.fsync(posts.fileno())
         return message_id
 
+    async def give_up(self, task: TaskRow, reason: str) -> None:
+        """Never called here: posting to a file does not fail."""
+
     async def find_delivery(self, task: TaskRow, track: TrackRow) -> int | None:
         for post in self.posts():
             if post["task"] == task.id and post["track"] == track.api_track_id:

@@ -11,7 +11,14 @@
 """
 
 from bot.core.tasks.api import UNCONFIRMED_REASON
-from bot.core.tasks.port import DeliveryPort, Display, Shown, TaskView, display_of
+from bot.core.tasks.port import (
+    DeliveryPort,
+    Display,
+    PermanentDeliveryError,
+    Shown,
+    TaskView,
+    display_of,
+)
 from bot.core.tasks.schedule import PollSchedule
 from bot.core.tasks.service import INTERRUPTED_REASON, Lifecycle
 
@@ -21,6 +28,7 @@ __all__ = [
     "DeliveryPort",
     "Display",
     "Lifecycle",
+    "PermanentDeliveryError",
     "PollSchedule",
     "Shown",
     "TaskView",

@@ -2,6 +2,11 @@
 
 Each track is posted exactly once: the store marks a post as attempted before it is made,
 and an attempted post is looked up before it is made again.
+
+Nothing is retried forever (issue 9): a failure the port calls permanent ends the card or
+the post at once; any other failure is tried again after a growing backoff, at most
+`MAX_ATTEMPTS` times. A post given up ends as `Delivery.FAILED` with its reason, a card
+given up keeps its reason, and the requester is told once (`DeliveryPort.give_up`).
 """
 
 from __future__ import annotations
@@ -12,11 +17,16 @@ from dataclasses import replace
 
 from bot import metrics
 from bot.core.tasks.pause import SubmissionPause
-from bot.core.tasks.port import DeliveryPort, TaskView, display_of
+from bot.core.tasks.port import DeliveryPort, PermanentDeliveryError, TaskView, display_of
 from bot.core.tasks.schedule import PollSchedule
 from bot.store import Delivery, Store, TaskRow, TaskState, TrackRow
 
 log = logging.getLogger(__name__)
+
+# Tries of one card draw or one post (lookups of an interrupted post included) against
+# transient errors; with the backoff doubling up to its cap that is minutes, not forever.
+MAX_ATTEMPTS = 8
+KEPT_FAILING = "Discord kept failing when I tried to post there, so I stopped trying."
 
 
 class DeliveryWork:
@@ -53,9 +63,12 @@ class DeliveryWork:
     async def show(self, task: TaskRow) -> None:
         try:
             shown = await self._port().show(await self.view_of(task))
+        except PermanentDeliveryError as exc:
+            await self._card_failed(task, exc.reason)
+            return
         except Exception:
             log.warning("task %d: status card update failed", task.id, exc_info=True)
-            await self.store.card_failed(task.id, self._clock() + self.schedule.backoff(2))
+            await self._card_failed(task, None)
             return
         if shown.notice_message_id is not None:
             await self.store.set_notice_message(task.id, shown.notice_message_id)
@@ -71,6 +84,27 @@ class DeliveryWork:
             return
         await self.store.card_shown(task.id, task.updated_at)
 
+    async def _card_failed(self, task: TaskRow, permanent: str | None) -> None:
+        """Back off, or give the card up: at once when the failure is `permanent` (its
+        reason), after `MAX_ATTEMPTS` otherwise."""
+        attempts = task.card_attempts + 1
+        retry_at = self._clock() + self.schedule.backoff(attempts)
+        if permanent is None and attempts < MAX_ATTEMPTS:
+            await self.store.card_failed(task.id, retry_at)
+            return
+        reason = permanent or KEPT_FAILING
+        log.warning(
+            "task %d: gave up on its status card after %d attempt(s): %s", task.id, attempts, reason
+        )
+        await self.store.card_gave_up(
+            task.id, reason, updated_at=task.updated_at, retry_at=retry_at
+        )
+        if task.card_message_id is None:
+            # Never placed, so none of its tracks can be posted either: they end here
+            # (tracks that finish later end at the next try), and the requester hears why.
+            await self.store.task_deliveries_gave_up(task.id, reason, self._clock())
+            await self._tell(task, reason)
+
     async def deliver(self, track: TrackRow) -> None:
         port = self._port()
         task = await self.store.get_task(track.task_id)
@@ -80,9 +114,12 @@ class DeliveryWork:
             # A post may have happened before a crash or a lost answer: look before posting.
             try:
                 found = await port.find_delivery(task, track)
+            except PermanentDeliveryError as exc:
+                await self._delivery_failed(task, track, exc.reason, counted=False)
+                return
             except Exception:
                 log.warning("track %d: delivery lookup failed", track.id, exc_info=True)
-                await self._failed(track)
+                await self._delivery_failed(task, track, None, counted=False)
                 return
             if found is not None:
                 await self.store.delivered(track.id, found, self._clock())
@@ -90,9 +127,12 @@ class DeliveryWork:
         await self.store.delivery_attempted(track.id)
         try:
             message_id = await port.deliver(task, replace(track, delivery=Delivery.ATTEMPTED))
+        except PermanentDeliveryError as exc:
+            await self._delivery_failed(task, track, exc.reason, counted=True)
+            return
         except Exception:
             log.warning("track %d: delivery failed", track.id, exc_info=True)
-            await self._failed(track)
+            await self._delivery_failed(task, track, None, counted=True)
             return
         now = self._clock()
         await self.store.delivered(track.id, message_id, now)
@@ -100,6 +140,34 @@ class DeliveryWork:
             metrics.DELIVERY_LATENCY.observe(max(0.0, now - track.ready_at))
         log.info("task %d: track %d delivered", task.id, track.position + 1)
 
-    async def _failed(self, track: TrackRow) -> None:
-        retry_at = self._clock() + self.schedule.backoff(track.delivery_attempts + 1)
-        await self.store.delivery_failed(track.id, retry_at)
+    async def _delivery_failed(
+        self, task: TaskRow, track: TrackRow, permanent: str | None, *, counted: bool
+    ) -> None:
+        """Back off, or give the post up (see `_card_failed`). `counted`: the try was
+        already counted as it started (a post); a failed lookup is counted here."""
+        attempts = track.delivery_attempts + 1
+        now = self._clock()
+        if permanent is None and attempts < MAX_ATTEMPTS:
+            retry_at = now + self.schedule.backoff(attempts)
+            await self.store.delivery_failed(track.id, retry_at, count=not counted)
+            return
+        reason = permanent or KEPT_FAILING
+        log.warning(
+            "task %d: gave up posting track %d after %d attempt(s): %s",
+            task.id,
+            track.position + 1,
+            attempts,
+            reason,
+        )
+        if await self.store.delivery_gave_up(track.id, reason, now, count=not counted):
+            await self._tell(task, reason)
+
+    async def _tell(self, task: TaskRow, reason: str) -> None:
+        """Tell the requester that posting was given up: once per task, recorded first,
+        so neither a second failed track nor a restart tells them again."""
+        if not await self.store.claim_give_up_notice(task.id, self._clock()):
+            return
+        try:
+            await self._port().give_up(task, reason)
+        except Exception:
+            log.warning("task %d: could not tell the requester", task.id, exc_info=True)

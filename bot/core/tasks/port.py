@@ -1,5 +1,8 @@
 """The delivery port: what the task core needs from the place members see, and what it
-hands over (a `TaskView`). Discord implements it in `cogs/instrumental/delivery.py`."""
+hands over (a `TaskView`). Discord implements it in `cogs/instrumental/delivery.py`.
+
+The port says when a failure is for good by raising `PermanentDeliveryError`; the core
+then stops at once instead of backing off (see `delivery`)."""
 
 from __future__ import annotations
 
@@ -8,7 +11,17 @@ from typing import Literal, Protocol
 
 from bot.store import Delivery, Stage, TaskRow, TaskState, TrackRow
 
-Display = Literal["waiting", "queued", "generating", "first", "done", "failed"]
+Display = Literal["waiting", "queued", "generating", "first", "done", "failed", "undelivered"]
+
+
+class PermanentDeliveryError(Exception):
+    """The place refused for good (no access, gone, a request it will never take): trying
+    again cannot help. The port raises it; anything else it raises counts as transient.
+    `reason` is one sentence a member reads."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +42,8 @@ class TaskView:
 def display_of(task: TaskRow, tracks: list[TrackRow]) -> Display:
     if task.state == TaskState.FAILED:
         return "failed"
+    if task.delivery_error is not None or any(t.delivery == Delivery.FAILED for t in tracks):
+        return "undelivered"
     if task.state in (TaskState.QUEUED, TaskState.SUBMITTING):
         return "waiting"
     delivered = all(t.delivery == Delivery.DELIVERED for t in tracks)
@@ -62,3 +77,8 @@ class DeliveryPort(Protocol):
 
     async def find_delivery(self, task: TaskRow, track: TrackRow) -> int | None:
         """After an interrupted `deliver`: the message id if the track was posted after all."""
+
+    async def give_up(self, task: TaskRow, reason: str) -> None:
+        """Posting for this task was given up (`reason`): tell the requester where still
+        possible. Called at most once per task; a requester who cannot be reached is
+        logged, not raised."""

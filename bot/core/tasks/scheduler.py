@@ -13,11 +13,15 @@ import logging
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from bot import metrics
 from bot.core.tasks.api import ApiWork
 from bot.core.tasks.delivery import DeliveryWork
 from bot.store import Store, TaskRow, TaskState
+from bot.store.retention import DAY, DEFAULT_RETENTION_DAYS
 
 log = logging.getLogger(__name__)
+
+PURGE_EVERY = 60 * 60.0  # seconds between two purges of old finished tasks
 
 
 def _alternate(first: list[TaskRow], second: list[TaskRow]) -> list[TaskRow]:
@@ -55,6 +59,10 @@ class Scheduler:
         self.heartbeat = 0.0  # clock time of the last round
         self._last_expiry_check = 0.0
         self._paused = False
+        # Finished tasks are kept this long (seconds), then purged: at start, then hourly.
+        self.retention = DEFAULT_RETENTION_DAYS * DAY
+        self._next_purge_at = 0.0
+        self._purge: asyncio.Task[None] | None = None
 
     def wake(self) -> None:
         self._wake.set()
@@ -112,6 +120,9 @@ class Scheduler:
         if now - self._last_expiry_check >= 1.0:
             self._last_expiry_check = now
             await self._expire(now)
+        if now >= self._next_purge_at and (self._purge is None or self._purge.done()):
+            self._next_purge_at = now + PURGE_EVERY
+            self._purge = self._start_purge(now - self.retention)
         free = self._api_slots - len(self._busy_tasks)
         if free > 0:
             # Polls and submissions take turns: a burst of requests must not starve the
@@ -140,6 +151,27 @@ class Scheduler:
         for task in await self.store.expired_tasks(now - self.api.task_timeout):
             if task.id not in self._busy_tasks:
                 self._spawn(self._busy_tasks, task.id, self.api.last_check(task))
+
+    def _start_purge(self, finished_before: float) -> asyncio.Task[None]:
+        """In a worker of its own: a large backlog (the first start after an upgrade) must
+        not hold up the round; it goes in batches, each its own short transaction."""
+
+        async def purge() -> None:
+            removed = await self.store.purge_finished(finished_before)
+            if removed:
+                metrics.TASKS_PURGED.inc(removed)
+                log.info("purged %d finished tasks past retention", removed)
+
+        worker = asyncio.create_task(purge(), name="lifecycle-retention")
+        self._workers.add(worker)
+
+        def finished(done: asyncio.Task[None]) -> None:
+            self._workers.discard(done)
+            if not done.cancelled() and (exc := done.exception()) is not None:
+                log.error("purging finished tasks failed", exc_info=exc)
+
+        worker.add_done_callback(finished)
+        return worker
 
     def _spawn(self, busy: set[int], key: int, work: Coroutine[Any, Any, None]) -> None:
         busy.add(key)

@@ -17,6 +17,7 @@ from bot.core.tasks.schedule import PollSchedule
 from bot.core.tasks.scheduler import Scheduler
 from bot.music import CallbackEvent, MusicClient
 from bot.store import NewTask, Store, TaskRow
+from bot.store.retention import DAY, DEFAULT_RETENTION_DAYS
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,7 @@ class Lifecycle:
         callback_secret: str | None = None,
         schedule: PollSchedule | None = None,
         task_timeout: float = 20 * 60.0,
+        retention_days: float = DEFAULT_RETENTION_DAYS,
         callbacks_enabled: bool = False,
         api_workers: int = 16,
         delivery_workers: int = 4,
@@ -69,6 +71,7 @@ class Lifecycle:
             delivery_workers=delivery_workers,
             clock=clock,
         )
+        self.scheduler.retention = retention_days * DAY
 
     @property
     def port(self) -> DeliveryPort | None:

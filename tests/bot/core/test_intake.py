@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from bot.audio import make_wav
 from bot.core.intake import (
     PLACING_WINDOW,
     Intake,
@@ -22,6 +21,7 @@ from bot.core.tasks import Lifecycle
 from bot.errors import Refusal
 from bot.music import MusicClient
 from bot.store import Store
+from simulator.media import make_wav
 
 RULES = Rules(
     default_tags="full band",

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from bot.music import MusicClient, TaskStatus
 from bot.music import errors as e
-from bot.simulator import Simulator, SimulatorConfig
+from simulator import Simulator, SimulatorConfig
 from tests.conftest import API_KEY, FAST, make_client
 
 UPLOAD = "http://127.0.0.1:9/never-fetched.wav"

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-#: Stage delays of ``python -m bot.simulator --fast`` (text, first, complete), in seconds.
+#: Stage delays of ``python -m simulator --fast`` (text, first, complete), in seconds.
 FAST_DELAYS = (5.0, 15.0, 25.0)
 
 
 @dataclass
 class SimulatorConfig:
-    """Behaviour of a :class:`~bot.simulator.Simulator`; tests may change it at runtime.
+    """Behaviour of a :class:`~simulator.Simulator`; tests may change it at runtime.
 
     Timing, outcome and audio settings are copied into each task when it is submitted,
     so changing them affects later submissions only. Everything else (auth, rate limit,

@@ -6,12 +6,13 @@ Usage::
                                          complete_delay=0.3)) as sim:
         ...  # point the client at sim.base_url
 
-or ``python -m bot.simulator --fast``. It imports no Discord code and no bot module
-except :mod:`bot.audio`.
+or ``python -m simulator --fast``. It is a test double and a local sandbox, not part of
+the bot: it imports no Discord code and no bot module except :mod:`bot.audio` (to sniff
+uploads), and the bot never imports it.
 """
 
-from bot.simulator.app import Simulator
-from bot.simulator.config import FAST_DELAYS, SimulatorConfig
-from bot.simulator.tasks import SimTask, SimTrack
+from simulator.config import FAST_DELAYS, SimulatorConfig
+from simulator.server import Simulator
+from simulator.tasks import SimTask, SimTrack
 
 __all__ = ["FAST_DELAYS", "SimTask", "SimTrack", "Simulator", "SimulatorConfig"]

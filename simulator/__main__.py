@@ -1,4 +1,4 @@
-"""Run the music-API simulator until Ctrl-C: ``python -m bot.simulator --fast``.
+"""Run the music-API simulator until Ctrl-C: ``python -m simulator --fast``.
 
 The API key may also come from the ``SIM_API_KEY`` environment variable, which keeps it
 out of the process list.
@@ -12,8 +12,8 @@ import contextlib
 import logging
 import os
 
-from bot.simulator.app import Simulator
-from bot.simulator.config import SimulatorConfig
+from simulator.config import SimulatorConfig
+from simulator.server import Simulator
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     defaults = SimulatorConfig()
     parser = argparse.ArgumentParser(
-        prog="python -m bot.simulator", description="Local stand-in for the hosted music API."
+        prog="python -m simulator", description="Local stand-in for the hosted music API."
     )
     add = parser.add_argument
     add("--host", default="127.0.0.1")

@@ -10,8 +10,8 @@ import json
 import time
 from typing import Any
 
-from bot.audio import wav_duration
-from bot.simulator.tasks import COMPLETE, ERROR, FIRST, TEXT, SimTask
+from simulator.media import wav_duration
+from simulator.tasks import COMPLETE, ERROR, FIRST, TEXT, SimTask
 
 _MODEL_NAMES = {"V4_5PLUS": "chirp-bluejay", "V5": "chirp-crow", "V5_5": "chirp-v5-5"}
 _CALLBACK_MSG = {

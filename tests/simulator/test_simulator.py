@@ -7,7 +7,7 @@ import json
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,8 +15,10 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from bot.audio import make_wav, probe_duration, sniff_audio
-from bot.simulator import Simulator, SimulatorConfig
+from bot.audio import probe_duration, sniff_audio
+from simulator import Simulator, SimulatorConfig
+from simulator.media import make_wav
+from tests.support.waiting import wait_until
 
 API = "/api/v1/generate"
 FAST = {
@@ -168,20 +170,6 @@ async def record(http: aiohttp.ClientSession, sim: Simulator, task_id: str) -> d
     return answer["data"]
 
 
-async def eventually(check: Callable[[], Any], limit: float = 3.0) -> Any:
-    """Re-run ``check`` (sync or async) until it returns something truthy."""
-    deadline = time.monotonic() + limit
-    while True:
-        result = check()
-        if asyncio.iscoroutine(result):
-            result = await result
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.02)
-
-
 async def until_status(
     http: aiohttp.ClientSession, sim: Simulator, task_id: str, *statuses: str
 ) -> dict[str, Any]:
@@ -189,7 +177,7 @@ async def until_status(
         data = await record(http, sim, task_id)
         return data if data["status"] in statuses else None
 
-    return await eventually(check)
+    return await wait_until(check)
 
 
 async def accepted(http: aiohttp.ClientSession, sim: Simulator, body: dict[str, Any]) -> str:
@@ -425,7 +413,7 @@ async def test_planned_failures(sim, http, source, status, code, text_first):
         assert [t["audioUrl"] for t in data["response"]["sunoData"]] == ["", ""]
     else:
         assert data["response"] is None
-    stages = await eventually(
+    stages = await wait_until(
         lambda: source.by_stage(task_id) if "error" in source.by_stage(task_id) else None
     )
     assert stages == (["text", "error"] if text_first else ["error"])
@@ -464,7 +452,7 @@ async def test_non_audio_upload_fails_with_451(sim, http, source):
     task_id = await accepted(http, sim, submission(source, uploadUrl=f"{source.url}/notes.txt"))
     data = await until_status(http, sim, task_id, "CREATE_TASK_FAILED")
     assert data["errorCode"] == 451 and "not audio" in data["errorMessage"]
-    await eventually(lambda: source.by_stage(task_id) == ["error"])
+    await wait_until(lambda: source.by_stage(task_id) == ["error"])
     assert source.callbacks[0]["code"] == 451
     assert sim.tasks[task_id].upload_kind is None
 
@@ -488,7 +476,7 @@ async def test_finish_now_with_minute_timings(http, source):
         assert (await record(http, sim, task_id))["status"] == "PENDING"
         sim.finish_now(task_id)
         assert (await record(http, sim, task_id))["status"] == "SUCCESS"
-        await eventually(lambda: source.by_stage(task_id) == ["text", "first", "complete"])
+        await wait_until(lambda: source.by_stage(task_id) == ["text", "first", "complete"])
         text = source.callbacks[0]["data"]["data"]
         assert [t["audio_url"] for t in text] == ["", ""]  # rendered as of its own stage
 
@@ -498,7 +486,7 @@ async def test_finish_now_with_minute_timings(http, source):
 
 async def test_callbacks_documented_casing(sim, http, source):
     task_id = await accepted(http, sim, submission(source))
-    await eventually(lambda: source.by_stage(task_id) == ["text", "first", "complete"])
+    await wait_until(lambda: source.by_stage(task_id) == ["text", "first", "complete"])
     complete = source.callbacks[-1]
     assert complete["code"] == 200 and complete["msg"]
     assert complete["data"]["task_id"] == task_id
@@ -508,6 +496,9 @@ async def test_callbacks_documented_casing(sim, http, source):
         assert track["audio_url"].endswith(".wav")
     first = source.callbacks[1]["data"]["data"]
     assert first[0]["audio_url"] and first[1]["audio_url"] == ""
+    # The receiver has the last callback before the simulator has read its answer.
+    async with asyncio.timeout(3):
+        await sim.wait_idle()
     assert [c["stage"] for c in sim.callbacks_sent] == ["text", "first", "complete"]
     assert all(c["delivered"] and c["url"] == f"{source.url}/cb" for c in sim.callbacks_sent)
 
@@ -517,7 +508,7 @@ async def test_callbacks_drifted_casing_and_repeats(sim, http, source):
     sim.config.callback_repeats = 2
     task_id = await accepted(http, sim, submission(source))
     expected = ["text", "text", "first", "first", "complete", "complete"]
-    await eventually(lambda: source.by_stage(task_id) == expected)
+    await wait_until(lambda: source.by_stage(task_id) == expected)
     complete = source.callbacks[-1]["data"]
     assert complete["taskId"] == task_id and "task_id" not in complete
     for track in complete["data"]:
@@ -529,7 +520,7 @@ async def test_callback_retried_then_delivered(sim, http, source):
     source.fail_callbacks = 2
     sim.config.complete_delay = sim.config.first_delay = sim.config.text_delay = 0.05
     task_id = await accepted(http, sim, submission(source))
-    await eventually(lambda: source.by_stage(task_id) == ["text", "first", "complete"])
+    await wait_until(lambda: source.by_stage(task_id) == ["text", "first", "complete"])
     assert sim.callbacks_sent[0]["attempts"] == 3
     assert sim.callbacks_sent[0]["http_status"] == 200
 
@@ -539,7 +530,7 @@ async def test_callback_gives_up_and_marks_exception(sim, http, source):
     body = submission(source, callBackUrl=f"{source.url}/missing-callback")
     task_id = await accepted(http, sim, body)
     async with asyncio.timeout(3):
-        await eventually(lambda: len(sim.callbacks_sent) == 3)
+        await wait_until(lambda: len(sim.callbacks_sent) == 3)
         await sim.wait_idle()
     assert [c["attempts"] for c in sim.callbacks_sent] == [4, 4, 4]
     assert not any(c["delivered"] for c in sim.callbacks_sent)
@@ -632,6 +623,6 @@ async def test_many_concurrent_tasks(http, source):
         bodies = [submission(source, title=f"take {n}") for n in range(300)]
         ids = await asyncio.gather(*(accepted(http, sim, b) for b in bodies))
         assert len(set(ids)) == 300
-        await eventually(lambda: len(source.callbacks) == 900, limit=8.0)
+        await wait_until(lambda: len(source.callbacks) == 900, timeout=8.0)
         now = time.monotonic()
         assert all(task.status(now) == "SUCCESS" for task in sim.tasks.values())

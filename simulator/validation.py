@@ -1,9 +1,8 @@
-"""Submission validation and the per-key rate limiter."""
+"""Validation of an add-instrumental submission: which fields, types and lengths pass."""
 
 from __future__ import annotations
 
 import math
-from collections import deque
 from collections.abc import Collection
 from typing import Any
 
@@ -64,24 +63,3 @@ def _is_weight(value: Any) -> bool:
         return False
     # Tolerance for binary floats: 0.29 * 100 == 28.999999999999996.
     return abs(value * 100 - round(value * 100)) < 1e-6
-
-
-class RateLimiter:
-    """Sliding-window limiter: at most ``limit`` accepted calls per ``period`` per key.
-
-    A rejected call is not recorded, so a client that backs off gets through again as
-    soon as the window has room. (Counting rejections too would lock out a client that
-    keeps hammering; that punishes misbehaviour but makes backoff tests non-deterministic.)
-    """
-
-    def __init__(self) -> None:
-        self._hits: dict[str, deque[float]] = {}
-
-    def allow(self, key: str, now: float, limit: int, period: float) -> bool:
-        hits = self._hits.setdefault(key, deque())
-        while hits and hits[0] <= now - period:
-            hits.popleft()
-        if len(hits) >= limit:
-            return False
-        hits.append(now)
-        return True

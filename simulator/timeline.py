@@ -1,0 +1,106 @@
+"""The simulator's accepted tasks and the one ticker that moves them through their stages.
+
+A task's status is derived from the monotonic clock on every read (see
+:mod:`simulator.tasks`); the ticker only has to notice when a stage is reached, so it
+can send that stage's callback. It walks a heap of due times, so thousands of live
+tasks cost one wake-up per tick.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import random
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from simulator.config import SimulatorConfig
+from simulator.tasks import DEFAULT_ERRORS, Plan, SimTask, SimTrack, plan_from_tags
+
+TICK_SECONDS = 0.02  # callback timing resolution
+
+
+class Timeline:
+    """Accepted tasks by taskId, their planned outcomes, and when each next stage is due.
+
+    ``on_stage(task, stage)`` is called once for every stage a task reaches, in order.
+    """
+
+    def __init__(self, config: SimulatorConfig, on_stage: Callable[[SimTask, str], None]) -> None:
+        self.tasks: dict[str, SimTask] = {}
+        self._config = config
+        self._on_stage = on_stage
+        self._rng = random.Random(config.seed)
+        self._plans: deque[Plan] = deque()
+        self._heap: list[tuple[float, int, str]] = []
+        self._seq = itertools.count()
+
+    def plan_next(self, plan: Plan) -> None:
+        """Queue the outcome of the next accepted submission."""
+        self._plans.append(plan)
+
+    def new_task(self, body: dict[str, Any]) -> SimTask:
+        """Record an accepted submission; its stages start once ``advance`` is called.
+
+        The outcome comes from, strongest first: ``plan_next``, ``[sim:…]`` tags, the
+        configured failure rate. Timing and audio settings are copied from the config.
+        """
+        cfg = self._config
+        plan = Plan()
+        if cfg.failure_rate > 0 and self._rng.random() < cfg.failure_rate:
+            plan.status = cfg.failure_status
+        plan = plan_from_tags(body["tags"]).merged_over(plan)
+        if self._plans:
+            plan = self._plans.popleft().merged_over(plan)
+        outcome = plan.status or "SUCCESS"
+        default_code, default_msg = DEFAULT_ERRORS.get(outcome, (None, None))
+        track_count = min(2, max(1, plan.track_count or cfg.track_count))
+        now_ms = int(time.time() * 1000)
+        listed_ms = now_ms + int(cfg.text_delay * 1000)
+        task = SimTask(
+            task_id=self._random_id(),
+            params=body,
+            created_mono=time.monotonic(),
+            created_ms=now_ms,
+            outcome=outcome,
+            tracks=[SimTrack(self._random_uuid4(), listed_ms) for _ in range(track_count)],
+            delays=(cfg.text_delay, cfg.first_delay, cfg.complete_delay),
+            audio_seconds=cfg.audio_seconds,
+            audio_pad_bytes=cfg.audio_pad_bytes,
+            error_code=plan.error_code if plan.error_code is not None else default_code,
+            error_message=plan.error_message or default_msg,
+        )
+        self.tasks[task.task_id] = task
+        return task
+
+    def advance(self, task: SimTask) -> None:
+        """Report stages reached since last time; schedule the next one."""
+        now = time.monotonic()
+        stages = task.reached(now)
+        for stage in stages[task.stages_fired :]:
+            self._on_stage(task, stage)
+        task.stages_fired = len(stages)
+        due = task.next_due(now)
+        if due is not None:
+            heapq.heappush(self._heap, (due, next(self._seq), task.task_id))
+
+    async def run(self) -> None:
+        """Advance each task when its next stage is due; runs until cancelled."""
+        while True:
+            await asyncio.sleep(TICK_SECONDS)
+            now = time.monotonic()
+            while self._heap and self._heap[0][0] <= now:
+                _, _, task_id = heapq.heappop(self._heap)
+                task = self.tasks.get(task_id)
+                if task is not None:
+                    self.advance(task)  # idempotent, so duplicate entries are harmless
+
+    def _random_id(self) -> str:
+        return f"{self._rng.getrandbits(128):032x}"
+
+    def _random_uuid4(self) -> str:
+        return str(uuid.UUID(int=self._rng.getrandbits(128), version=4))

@@ -1,0 +1,76 @@
+"""The upload check: fetch a submission's uploadUrl like the provider does, and refuse
+what cannot be fetched or is not audio (the task then ends with code 451)."""
+
+from __future__ import annotations
+
+import logging
+
+import aiohttp
+
+from bot.audio import SNIFF_BYTES, sniff_audio
+from simulator.config import SimulatorConfig
+from simulator.tasks import UPLOAD_ERROR_CODE, UPLOAD_FAILED, UPLOAD_OK, SimTask
+
+log = logging.getLogger(__name__)
+
+FETCH_FAILED_MSG = "Failed to fetch the audio file"
+NOT_AUDIO_MSG = "The uploaded file is not audio"
+
+
+class _UploadError(Exception):
+    """uploadUrl could not be fetched (the detail goes to the log, not to the client)."""
+
+
+async def check_upload(
+    session: aiohttp.ClientSession, task: SimTask, config: SimulatorConfig
+) -> None:
+    """Fetch and sniff the task's uploadUrl; record the verdict on the task.
+
+    Afterwards ``task.upload_state`` is ok or failed (with the 451 error set); the caller
+    advances the task.
+    """
+    try:
+        head, size = await _fetch_head(
+            session, task.params["uploadUrl"], config.max_upload_bytes, config.upload_timeout
+        )
+    except _UploadError as exc:
+        log.info("task %s: upload fetch failed: %s", task.task_id, exc)
+        _fail(task, FETCH_FAILED_MSG)
+        return
+    task.upload_bytes = size
+    task.upload_kind = sniff_audio(head)
+    if task.upload_kind is None:
+        log.info("task %s: upload is not audio (%d bytes)", task.task_id, size)
+        _fail(task, NOT_AUDIO_MSG)
+        return
+    task.upload_state = UPLOAD_OK
+
+
+def _fail(task: SimTask, message: str) -> None:
+    task.upload_state = UPLOAD_FAILED
+    task.error_code = UPLOAD_ERROR_CODE
+    task.error_message = message
+
+
+async def _fetch_head(
+    session: aiohttp.ClientSession, url: str, limit: int, time_limit: float
+) -> tuple[bytes, int]:
+    """Download ``url`` keeping only the first bytes; return (head, total size)."""
+    head = b""
+    size = 0
+    try:
+        async with session.get(url, timeout=aiohttp.ClientTimeout(total=time_limit)) as response:
+            if response.status != 200:
+                raise _UploadError(f"HTTP {response.status}")
+            if response.content_length is not None and response.content_length > limit:
+                raise _UploadError(f"{response.content_length} bytes is over {limit}")
+            async for chunk in response.content.iter_chunked(64 * 1024):
+                if len(head) < SNIFF_BYTES:
+                    head += chunk[: SNIFF_BYTES - len(head)]
+                size += len(chunk)
+                if size > limit:
+                    raise _UploadError(f"more than {limit} bytes")
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        # Only the class name: some aiohttp errors embed the full (signed) URL.
+        raise _UploadError(type(exc).__name__) from exc
+    return head, size
