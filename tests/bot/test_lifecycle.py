@@ -476,3 +476,30 @@ async def test_signals_close_the_bot(monkeypatch: pytest.MonkeyPatch) -> None:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)
+
+
+async def test_a_restart_while_requests_wait_for_the_rate_limiter_fails_none(
+    db_path: Path, session: aiohttp.ClientSession, simulator: Simulator, uploads: str
+) -> None:
+    """Limit 3 per window, 10 queued, restart: the 7 waiting were never sent, so they are
+    still queued (they were failed as "interrupted" when claimed before the limiter)."""
+    port = MemoryPort()
+    slow = make_client(session, simulator.base_url, limit=3, period=60.0)
+    first = await start_service(db_path, slow, port)
+    await first.resume()
+    tasks = [(await first.request(new_task(f"{uploads}/voice.wav")))[0] for _ in range(10)]
+
+    async def three_sent() -> bool:
+        return submissions(simulator) == 3
+
+    await wait_until(three_sent)
+    await asyncio.sleep(0.1)  # the other 7 wait in the limiter
+    await die(first)
+
+    fast = make_client(session, simulator.base_url, limit=100)
+    second = await start_service(db_path, fast, port)
+    await second.resume()
+    done = [await settled(second, task.id) for task in tasks]
+    assert [task.state for task in done] == ["done"] * 10
+    assert submissions(simulator) == 10
+    await die(second)
