@@ -168,12 +168,13 @@ class Instrumental(commands.Cog):
         audio: discord.Attachment,
         accepted: Accepted,
     ) -> tuple[Place, bool]:
-        """The card, its thread and the input recording at the head of it."""
+        """The card, its thread and the input recording at the head of it, recorded: every
+        later update goes by these stored ids."""
         view = await self.bot.lifecycle.view(accepted.task.id)
         assert view is not None
         upload_limit = interaction.guild.filesize_limit if interaction.guild else 10 * 1024**2
         fits = len(accepted.audio) <= upload_limit
-        return await self.delivery.placement.post_card(
+        place, thread_refused = await self.delivery.placement.post_card(
             channel,
             view,
             input_file=discord.File(io.BytesIO(accepted.audio), filename=audio.filename)
@@ -185,3 +186,10 @@ class Instrumental(commands.Cog):
             # A thread the bot cannot post in would swallow every update.
             threads=interaction.app_permissions.send_messages_in_threads,
         )
+        await self.bot.lifecycle.placed(
+            accepted.task.id,
+            card_message_id=place.card_message_id,
+            thread_id=place.thread_id,
+            input_message_id=place.input_message_id,
+        )
+        return place, thread_refused

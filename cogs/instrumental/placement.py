@@ -9,7 +9,7 @@ after a crash between recording and placing does the port place a card itself
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-HISTORY_LOOKBACK = 50  # messages searched for a card posted just before a crash
+HISTORY_LOOKBACK = 50  # messages searched for a card or post made just before a crash
 
 THREAD_LOCKED = "The thread for this request was locked, so I can't post in it."
 THREAD_CLOSED = "The thread for this request was archived and I'm not allowed to reopen it."
@@ -45,10 +45,15 @@ class Place:
     card_channel: Postable
     card_message_id: int
     target: Postable
+    input_message_id: int | None = None  # the member's recording, reposted at the head
 
     @property
     def thread_id(self) -> int | None:
         return self.target.id if isinstance(self.target, discord.Thread) else None
+
+    def shown(self) -> Shown:
+        """What the store must remember of a place the port posted itself."""
+        return Shown(self.card_message_id, self.thread_id, self.input_message_id)
 
     @property
     def in_place(self) -> bool:
@@ -96,30 +101,9 @@ class Placement:
         input_note: str | None = None,
         threads: bool = True,
     ) -> tuple[Place, bool]:
-        """Post a new request's card (and a thread from it where possible) and store where;
-        returns the place and whether a thread was wanted but could not be started."""
-        place, thread_refused, input_id = await self.post(
-            channel, view, input_file=input_file, input_note=input_note, threads=threads
-        )
-        await self.bot.lifecycle.placed(
-            view.task.id,
-            card_message_id=place.card_message_id,
-            thread_id=place.thread_id,
-            input_message_id=input_id,
-        )
-        return place, thread_refused
-
-    async def post(
-        self,
-        channel: Postable,
-        view: TaskView,
-        *,
-        input_file: discord.File | None = None,
-        input_note: str | None = None,
-        threads: bool = True,
-    ) -> tuple[Place, bool, int | None]:
-        """Card, thread, input post; returns the place, whether a thread was refused, and
-        the input post's id."""
+        """The card, a thread from it where possible, the input post at its head; returns
+        the place and whether a thread was wanted but could not be started. The caller
+        records the place (`Lifecycle.placed`, or `Shown` after a crash)."""
         task = view.task
         message = await channel.send(
             embed=render.card_embed(view),
@@ -140,7 +124,7 @@ class Placement:
                 thread_refused = True
         place = Place(channel, message.id, target)
         input_id = await self._post_input(task, place, input_file, input_note)
-        return place, thread_refused, input_id
+        return replace(place, input_message_id=input_id), thread_refused
 
     async def _post_input(
         self, task: TaskRow, place: Place, input_file: discord.File | None, note: str | None
@@ -221,9 +205,9 @@ class Placement:
                 shown = Shown(card_message_id=message.id, thread_id=thread_id)
                 return Place(channel, message.id, thread or channel), shown
         note = f"🎙️ Input recording from <@{task.user_id}>: `{task.input_filename}`"
-        place, _, input_id = await self.post(channel, view, input_note=note)
+        place, _ = await self.post_card(channel, view, input_note=note)
         log.info("task %d: posted its status card after a restart", task.id)
-        return place, Shown(place.card_message_id, place.thread_id, input_id)
+        return place, place.shown()
 
     async def channel(self, channel_id: int) -> Postable:
         channel = self.bot.get_channel(channel_id)

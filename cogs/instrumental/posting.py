@@ -14,7 +14,7 @@ from bot.audio import sniff_audio
 from bot.fetch import FetchError, TooLarge, UrlPolicy, fetch_capped
 from bot.store import TaskRow, TrackRow
 from cogs.instrumental import render
-from cogs.instrumental.placement import Place, Postable, attach, nonce
+from cogs.instrumental.placement import HISTORY_LOOKBACK, Place, Postable, attach, nonce
 
 if TYPE_CHECKING:
     from bot.app import Backline
@@ -22,7 +22,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_UPLOAD_LIMIT = 10 * 1024 * 1024
-HISTORY_LOOKBACK = 50  # messages searched for a post made just before a crash
 DOWNLOAD_TIMEOUT = 60.0
 REQUEST_TOO_LARGE = 40005  # Discord's "Request entity too large"
 

@@ -27,7 +27,7 @@ async def test_once_recorded_the_answer_is_got_it_even_if_the_card_fails(
 ) -> None:
     """A "try again" here would charge twice: the card comes later, from the scheduler."""
     placement = harness.bot.get_cog("Instrumental").delivery.placement  # type: ignore[union-attr]
-    real_post = placement.post
+    real_post = placement.post_card
     calls = 0
 
     async def fails_once(*args, **kwargs):
@@ -37,7 +37,7 @@ async def test_once_recorded_the_answer_is_got_it_even_if_the_card_fails(
             raise discord.DiscordServerError(_response(503), "Discord is having a moment")
         return await real_post(*args, **kwargs)
 
-    monkeypatch.setattr(placement, "post", fails_once)
+    monkeypatch.setattr(placement, "post_card", fails_once)
     harness.start_lifecycle()
     r = await world.alice.slash(world.channel, "instrumental", audio=("riff.wav", WAV))
     assert r.ephemeral and r.response.content == GOT_IT_LATER
