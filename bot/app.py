@@ -11,7 +11,9 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.core.intake import Intake, Rules
+from bot.core.credits import CreditWatch
+from bot.core.guilds import GuildSettings, Rules
+from bot.core.intake import Intake
 from bot.core.tasks import Lifecycle, PollSchedule
 from bot.errors import Refusal
 from bot.music import MusicClient
@@ -65,6 +67,8 @@ class Backline(commands.Bot):
     store: Store
     lifecycle: Lifecycle
     intake: Intake
+    guild_settings: GuildSettings  # not `guilds`: discord.py's Client has that
+    credit_watch: CreditWatch
     web: WebServer | None
 
     def __init__(
@@ -118,7 +122,13 @@ class Backline(commands.Bot):
             retention_days=settings.task_retention_days,
             callbacks_enabled=public_url is not None,
         )
-        self.intake = Intake(self.lifecycle, lambda: Rules.from_settings(settings))
+        rules = lambda: Rules.from_settings(settings)  # noqa: E731 - read per request
+        self.guild_settings = GuildSettings(self.store, rules)
+        self.lifecycle.notices = self.guild_settings.report_everywhere
+        self.credit_watch = CreditWatch(
+            self.store, self.music, self.guild_settings, every=settings.credit_check_interval
+        )
+        self.intake = Intake(self.lifecycle, rules, self.guild_settings)
         self.web = WebServer(
             self.lifecycle,
             secret=secret,
@@ -132,6 +142,7 @@ class Backline(commands.Bot):
         await self.lifecycle.recover()
         if self.run_background:
             self.lifecycle.start()
+            self.credit_watch.start()
             await self.web.start()
         self._ready_once = True
 
@@ -139,6 +150,8 @@ class Backline(commands.Bot):
         self.stopping = True
         if self._ready_once:
             await self.lifecycle.stop(grace=SHUTDOWN_GRACE)
+            await self.credit_watch.stop()
+            await self.guild_settings.settle()
             if self.web is not None:
                 await self.web.stop()
             await self.store.close()

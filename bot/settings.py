@@ -64,6 +64,15 @@ class Settings(BaseSettings):
     input_min_seconds: float = Field(3.0, ge=0)
     input_max_seconds: float = Field(8 * 60.0, gt=0)
     result_max_bytes: int = Field(50 * 1024 * 1024, ge=1024)
+    # Per-server limits until moderators choose their own with /config limits (0 = none).
+    default_daily_per_member: int = Field(0, ge=0)
+    default_cooldown_seconds: int = Field(10, ge=0)
+    default_concurrent_per_member: int = Field(3, ge=0)
+    default_daily_per_server: int = Field(0, ge=0)
+    # Credits one accepted request costs (the API does not report it), for /credits.
+    suno_credits_per_task: float = Field(12.0, ge=0)
+    # How often the balance is read for the moderators' credit alerts.
+    credit_check_interval: PositiveSeconds = 600.0
     # Result downloads refuse private and loopback addresses; these hosts (besides the API's
     # own origin) are trusted anyway. Entries are `host` or `host:port`.
     download_allowed_hosts: Annotated[list[str], NoDecode] = []

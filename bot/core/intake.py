@@ -17,25 +17,23 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from pathlib import PurePosixPath
-from typing import TYPE_CHECKING
 
 from bot.audio import inspect_audio
+from bot.core import validate
+from bot.core.guilds import DEFAULT_FIELDS, GuildConfig, GuildSettings, Limits, Rules
 from bot.core.tasks import Lifecycle
 from bot.errors import Refusal
-from bot.music.models import TAGS_MAX, TITLE_MAX
-from bot.store import NewTask, TaskRow
-
-if TYPE_CHECKING:
-    from bot.settings import Settings
+from bot.music.models import TITLE_MAX
+from bot.store import NewTask, TaskRow, Usage
 
 log = logging.getLogger(__name__)
 
 PLACING_WINDOW = 60.0  # seconds the creator of a task has to post its card
-GENDERS = {"male": "m", "female": "f", "m": "m", "f": "f"}
-WEIGHTS = {"style_weight": "Style weight", "weirdness": "Weirdness", "audio_weight": "Audio weight"}
+DAY = 24 * 3600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,31 +71,9 @@ class Request:
     thread_id: int | None
     recording: Recording
     options: Options
-
-
-@dataclass(frozen=True, slots=True)
-class Rules:
-    """The bot-wide defaults and limits a request is checked against."""
-
-    default_tags: str
-    default_negative_tags: str
-    default_model: str
-    allowed_models: Collection[str]
-    input_max_bytes: int
-    input_min_seconds: float
-    input_max_seconds: float
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> Rules:
-        return cls(
-            default_tags=settings.default_tags,
-            default_negative_tags=settings.default_negative_tags,
-            default_model=settings.suno_default_model,
-            allowed_models=tuple(settings.suno_allowed_models),
-            input_max_bytes=settings.input_max_bytes,
-            input_min_seconds=settings.input_min_seconds,
-            input_max_seconds=settings.input_max_seconds,
-        )
+    parent_id: int | None = None  # the channel a thread belongs to
+    role_ids: frozenset[int] = frozenset()
+    moderator: bool = False  # Manage Server: never locked out by the role or channel list
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,41 +101,64 @@ def title_from_filename(filename: str) -> str:
 
 
 class Intake:
-    """`rules` is read at each request, so a changed setting applies to the next one."""
+    """`rules` and the server's settings are read at each request, so a changed setting
+    applies to the next one."""
 
-    def __init__(self, lifecycle: Lifecycle, rules: Callable[[], Rules]) -> None:
+    def __init__(
+        self, lifecycle: Lifecycle, rules: Callable[[], Rules], guilds: GuildSettings
+    ) -> None:
         self.lifecycle = lifecycle
         self.rules = rules
+        self.guilds = guilds
 
     async def take(self, request: Request) -> Accepted:
-        """Check and record a request, or raise `Refusal`. Cheap checks come first."""
+        """Check and record a request, or raise `Refusal`. Cheap checks come first; the
+        quota is checked again in the transaction that records the task."""
         rules = self.rules()
-        new = self.task_for(request, rules)
+        config = await self.guilds.get(request.guild_id)
+        check_access(config, request)
+        new = self.task_for(request, rules, config)
+        quota = Quota(config.limits(rules), self.lifecycle.now())
+        if request.guild_id is not None:  # early, before the recording is downloaded
+            quota.admit(
+                await self.lifecycle.store.usage(request.guild_id, request.user_id, quota.since)
+            )
         audio = await self.checked_audio(request.recording, rules)
         placing_until = self.lifecycle.now() + PLACING_WINDOW
-        task, created = await self.lifecycle.request(replace(new, placing_until=placing_until))
+        task, created = await self.lifecycle.request(
+            replace(new, placing_until=placing_until), admit=quota.admit, since=quota.since
+        )
         return Accepted(task, created, audio)
 
-    def task_for(self, request: Request, rules: Rules) -> NewTask:
-        """The task this request asks for, defaults filled in; refuses bad text or options."""
+    def task_for(
+        self, request: Request, rules: Rules, config: GuildConfig | None = None
+    ) -> NewTask:
+        """The task this request asks for: the member's options, else the server's
+        defaults, else the bot's. Refuses bad text or options, and blocked words."""
+        config = config or GuildConfig()
         options = request.options
+        server = {name: getattr(config, name) for name in DEFAULT_FIELDS}
+        chosen = {
+            name: getattr(options, name) if getattr(options, name) is not None else server[name]
+            for name in DEFAULT_FIELDS
+        }
         title = " ".join((options.title or "").split())
         if len(title) > TITLE_MAX:
             raise Refusal(f"The title can be at most {TITLE_MAX} characters (yours: {len(title)}).")
         title = title or title_from_filename(request.recording.filename)
-        tags = (options.tags or "").strip() or rules.default_tags
-        negative_tags = (options.negative_tags or "").strip() or rules.default_negative_tags
-        for name, text in (("Tags", tags), ("Negative tags", negative_tags)):
-            if len(text) > TAGS_MAX:
-                raise Refusal(f"{name} can be at most {TAGS_MAX} characters (yours: {len(text)}).")
-        model = options.model or rules.default_model
-        if model not in rules.allowed_models:
-            raise Refusal(f"The model {model} is not offered here.")
-        gender = None
-        if options.vocal_gender:
-            gender = GENDERS.get(options.vocal_gender.lower())
-            if gender is None:
-                raise Refusal("Vocal gender can be male or female.")
+        tags = validate.tags("tags", chosen["tags"]) or rules.default_tags
+        negative_tags = (
+            validate.tags("negative_tags", chosen["negative_tags"]) or rules.default_negative_tags
+        )
+        for what, text in (("title", title), ("tags", tags)):
+            word = config.blocked_word_in(text)
+            if word is not None:
+                raise Refusal(
+                    f"Your {what} contains “{word}”, which this server does not allow. "
+                    "Nothing was sent."
+                )
+        model = validate.model(chosen["model"] or rules.default_model, rules.allowed_models)
+        gender = validate.gender(chosen["vocal_gender"])
         return NewTask(
             interaction_id=request.key,
             user_id=request.user_id,
@@ -173,9 +172,11 @@ class Intake:
             negative_tags=negative_tags,
             model=model,
             vocal_gender=gender,
-            style_weight=_weight("style_weight", options.style_weight),
-            weirdness=_weight("weirdness", options.weirdness),
-            audio_weight=_weight("audio_weight", options.audio_weight),
+            style_weight=validate.weight("style_weight", chosen["style_weight"]),
+            weirdness=validate.weight("weirdness", chosen["weirdness"]),
+            audio_weight=validate.weight("audio_weight", chosen["audio_weight"]),
+            in_place=config.in_place,
+            cost=rules.credits_per_task,
         )
 
     async def checked_audio(self, recording: Recording, rules: Rules) -> bytes:
@@ -212,10 +213,62 @@ class Intake:
         return data
 
 
-def _weight(name: str, value: float | None) -> float | None:
-    """Weights are 0 to 1, sent as multiples of 0.01."""
-    if value is None:
-        return None
-    if not math.isfinite(value) or not 0.0 <= value <= 1.0:
-        raise Refusal(f"{WEIGHTS[name]} must be a number from 0 to 1 (yours: {value:g}).")
-    return round(value, 2)
+def check_access(config: GuildConfig, request: Request) -> None:
+    """The server's channel list and role. Moderators are never locked out."""
+    if request.moderator:
+        return
+    if not config.allows_channel(request.channel_id, request.parent_id, request.thread_id):
+        places = ", ".join(f"<#{cid}>" for cid in config.channels[:10])
+        raise Refusal(f"I don't take requests in this channel; moderators chose: {places}.")
+    if config.role_id is not None and config.role_id not in request.role_ids:
+        raise Refusal(f"In this server you need the <@&{config.role_id}> role to use me.")
+
+
+def relative(ts: float) -> str:
+    """A Discord relative timestamp ("in 5 minutes"), shown in the reader's language."""
+    return f"<t:{math.ceil(ts)}:R>"
+
+
+class Quota:
+    """A member's limits in one server, checked against their usage since UTC midnight."""
+
+    def __init__(self, limits: Limits, now: float) -> None:
+        self.limits = limits
+        self.now = now
+        midnight = datetime.fromtimestamp(now, UTC).replace(
+            hour=0, minute=0, second=0, microsecond=0
+        )
+        self.since = midnight.timestamp()
+        self.next_day = self.since + DAY
+
+    def admit(self, usage: Usage) -> None:
+        """Raise `Refusal` naming the first rule this request would break."""
+        limits = self.limits
+        if limits.daily_per_server and usage.server_today >= limits.daily_per_server:
+            raise Refusal(
+                f"This server has used all {limits.daily_per_server} of today's requests; "
+                f"new ones open {relative(self.next_day)}."
+            )
+        if limits.daily_per_member and usage.member_today >= limits.daily_per_member:
+            raise Refusal(
+                f"You have used your {limits.daily_per_member} requests for today in this "
+                f"server; you can send more {relative(self.next_day)}."
+            )
+        if limits.concurrent_per_member and usage.running >= limits.concurrent_per_member:
+            raise Refusal(
+                f"You already have {usage.running} requests in progress (this server allows "
+                f"{limits.concurrent_per_member} at a time); try again when one of them finishes."
+            )
+        if limits.cooldown_seconds and usage.last_request_at is not None:
+            ready = usage.last_request_at + limits.cooldown_seconds
+            if self.now < ready:
+                raise Refusal(
+                    f"Slow down: this server allows one request every "
+                    f"{limits.cooldown_seconds} s; you can send the next {relative(ready)}."
+                )
+
+    def cooldown_ends(self, usage: Usage) -> float | None:
+        if not self.limits.cooldown_seconds or usage.last_request_at is None:
+            return None
+        ready = usage.last_request_at + self.limits.cooldown_seconds
+        return ready if ready > self.now else None

@@ -3,15 +3,24 @@ the numbered migration files. Callers see a single `Store`."""
 
 from bot.store.cards import CardQueries
 from bot.store.database import Database, StoreError
+from bot.store.guilds import GuildQueries
 from bot.store.kv import KeyValueQueries
 from bot.store.retention import RetentionQueries
-from bot.store.rows import NewTask, Progress, TaskRow, TrackData, TrackRow
+from bot.store.rows import NewTask, Progress, TaskRow, TrackData, TrackRow, Usage
 from bot.store.states import ACTIVE_STATES, Delivery, Stage, TaskState
 from bot.store.tasks import TaskQueries
 from bot.store.tracks import TrackQueries
 
 
-class Store(RetentionQueries, TaskQueries, CardQueries, TrackQueries, KeyValueQueries, Database):
+class Store(
+    GuildQueries,
+    RetentionQueries,
+    TaskQueries,
+    CardQueries,
+    TrackQueries,
+    KeyValueQueries,
+    Database,
+):
     """The data-access layer. Every write is one explicit transaction."""
 
 
@@ -27,4 +36,5 @@ __all__ = [
     "TaskState",
     "TrackData",
     "TrackRow",
+    "Usage",
 ]

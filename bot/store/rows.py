@@ -35,6 +35,8 @@ class NewTask:
     audio_weight: float | None = None
     # Until then the task's creator is posting its card; the scheduler leaves it alone.
     placing_until: float | None = None
+    in_place: bool = False  # the server posts results in the channel, without a thread
+    cost: float = 0.0  # credits this task is expected to cost once the API accepts it
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +81,9 @@ class TaskRow:
     card_error: str | None = None  # the card was given up: why (a sentence a member reads)
     delivery_error: str | None = None  # a track could not be posted: why
     gave_up_at: float | None = None  # the requester was told about a give-up (once)
+    quota_returned: bool = False  # failed before the API took it: not counted in quotas
+    in_place: bool = False
+    cost: float = 0.0
 
     @property
     def active(self) -> bool:
@@ -88,6 +93,18 @@ class TaskRow:
     def from_row(cls, row: Sequence[Any]) -> Self:
         """From a `SELECT {TASK_COLUMNS}` row."""
         return cls(*_convert(_TASK_CONVERTERS, row))
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """What counts against a member's quota in one server, read with the task's insert."""
+
+    member_today: (
+        int  # the member's requests since the start of the day (slots given back excluded)
+    )
+    server_today: int  # the server's requests since the start of the day
+    running: int  # the member's tasks not finished yet
+    last_request_at: float | None  # the member's latest request, for the cooldown
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,7 +169,15 @@ def _converters(row_type: type, by_name: dict[str, Callable[[Any], Any]]) -> lis
 
 
 _TASK_CONVERTERS = _converters(
-    TaskRow, {"state": TaskState, "stage": Stage, "card_dirty": bool, "can_retry": bool}
+    TaskRow,
+    {
+        "state": TaskState,
+        "stage": Stage,
+        "card_dirty": bool,
+        "can_retry": bool,
+        "quota_returned": bool,
+        "in_place": bool,
+    },
 )
 _TRACK_CONVERTERS = _converters(TrackRow, {"delivery": Delivery})
 

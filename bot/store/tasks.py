@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import fields
 
 import aiosqlite
 
 from bot.store.database import Database
-from bot.store.rows import NewTask, Progress, TaskRow
+from bot.store.rows import NewTask, Progress, TaskRow, Usage
 from bot.store.sql import ACTIVE_SQL, CARD_DUE_AT, TRACK_PLACED, TRACK_WAITING
 from bot.store.states import Stage, TaskState, sql_list
 from bot.store.tracks import merge_track
@@ -25,22 +25,46 @@ _NEW_TASK_COLUMNS = [f.name for f in fields(NewTask)]
 
 
 class TaskQueries(Database):
-    async def create_task(self, new: NewTask, *, now: float | None = None) -> tuple[TaskRow, bool]:
+    async def create_task(
+        self,
+        new: NewTask,
+        *,
+        now: float | None = None,
+        admit: Callable[[Usage], None] | None = None,
+        since: float = 0.0,
+    ) -> tuple[TaskRow, bool]:
         """Record a request; a second delivery of the same interaction returns the first row.
 
-        Returns the row and whether it was created now.
+        `admit` sees the member's usage in this server (requests since `since`) inside the
+        transaction that inserts the task, and raises to refuse it: two requests racing for
+        the last slot cannot both pass. Returns the row and whether it was created now.
         """
         now = time.time() if now is None else now
         values = [getattr(new, name) for name in _NEW_TASK_COLUMNS]
-        changed = await self._write(
-            f"INSERT INTO tasks ({', '.join(_NEW_TASK_COLUMNS)}, "  # noqa: S608 - constant
-            "created_at, updated_at, next_check_at) "
-            f"VALUES ({', '.join('?' * len(_NEW_TASK_COLUMNS))}, ?, ?, ?) "
-            "ON CONFLICT (interaction_id) DO NOTHING",
-            [*values, now, now, now],
-        )
+
+        async def insert(conn: aiosqlite.Connection) -> bool:
+            async with conn.execute(
+                "SELECT 1 FROM tasks WHERE interaction_id = ?", (new.interaction_id,)
+            ) as cursor:
+                if await cursor.fetchone() is not None:
+                    return False
+            if admit is not None and new.guild_id is not None:
+                admit(await _usage(conn, new.guild_id, new.user_id, since))
+            cursor = await conn.execute(
+                f"INSERT INTO tasks ({', '.join(_NEW_TASK_COLUMNS)}, "  # noqa: S608 - constant
+                "created_at, updated_at, next_check_at) "
+                f"VALUES ({', '.join('?' * len(_NEW_TASK_COLUMNS))}, ?, ?, ?)",
+                [*values, now, now, now],
+            )
+            return cursor.rowcount == 1
+
+        created = await self._transaction(insert)
         rows = await self._tasks("WHERE interaction_id = ?", (new.interaction_id,))
-        return rows[0], changed == 1
+        return rows[0], created
+
+    async def usage(self, guild_id: int, user_id: int, since: float) -> Usage:
+        """The member's usage in this server, as `create_task` sees it."""
+        return await _usage(self._conn, guild_id, user_id, since)
 
     async def get_task(self, task_id: int) -> TaskRow | None:
         rows = await self._tasks("WHERE id = ?", (task_id,))
@@ -116,7 +140,8 @@ class TaskQueries(Database):
             "api_task_id = :api, "
             f"stage = CASE WHEN stage = '{Stage.NONE}' THEN '{Stage.PENDING}' ELSE stage END, "
             "submitted_at = coalesce(submitted_at, :now), next_check_at = :now, error = NULL, "
-            "can_retry = 0, completed_at = NULL, card_dirty = 1, card_retry_at = 0, "
+            "can_retry = 0, completed_at = NULL, quota_returned = 0, card_dirty = 1, "
+            "card_retry_at = 0, "
             "updated_at = :now "
             "WHERE id = :id AND (api_task_id IS NULL OR api_task_id = :api) "
             f"AND state IN {sql_list((TaskState.QUEUED, TaskState.SUBMITTING, TaskState.FAILED))}",
@@ -134,15 +159,25 @@ class TaskQueries(Database):
         )
 
     async def fail_task(
-        self, task_id: int, reason: str, *, now: float, can_retry: bool = False
+        self,
+        task_id: int,
+        reason: str,
+        *,
+        now: float,
+        can_retry: bool = False,
+        not_taken: bool = False,
     ) -> bool:
-        """Final failure with a member-readable reason; False if the task had already ended."""
+        """Final failure with a member-readable reason; False if the task had already ended.
+
+        `not_taken`: the API certainly did not take it, so its quota slot is given back.
+        """
         changed = await self._write(
             f"UPDATE tasks SET state = '{TaskState.FAILED}', "  # noqa: S608 - constant
             "error = ?, can_retry = ?, next_check_at = NULL, completed_at = ?, "
+            "quota_returned = (? AND api_task_id IS NULL), "
             "card_dirty = 1, card_retry_at = 0, updated_at = ? "
             f"WHERE id = ? AND state IN {ACTIVE_SQL}",
-            (reason, can_retry, now, now, task_id),
+            (reason, can_retry, now, not_taken, now, task_id),
         )
         return changed == 1
 
@@ -231,3 +266,21 @@ class TaskQueries(Database):
             f"SELECT EXISTS (SELECT 1 FROM tasks WHERE state IN {ACTIVE_SQL})"  # noqa: S608
             f" OR EXISTS (SELECT 1 FROM tracks WHERE {TRACK_WAITING})"
         )
+
+
+async def _usage(conn: aiosqlite.Connection, guild_id: int, user_id: int, since: float) -> Usage:
+    async with conn.execute(
+        "SELECT "  # noqa: S608 - constant fragments
+        " (SELECT count(*) FROM tasks WHERE guild_id = :g AND user_id = :u"
+        "  AND created_at >= :since AND NOT quota_returned),"
+        " (SELECT count(*) FROM tasks WHERE guild_id = :g AND created_at >= :since"
+        "  AND NOT quota_returned),"
+        f" (SELECT count(*) FROM tasks WHERE guild_id = :g AND user_id = :u"
+        f"  AND state IN {ACTIVE_SQL}),"
+        " (SELECT max(created_at) FROM tasks WHERE guild_id = :g AND user_id = :u"
+        "  AND NOT quota_returned)",
+        {"g": guild_id, "u": user_id, "since": since},
+    ) as cursor:
+        row = await cursor.fetchone()
+    assert row is not None
+    return Usage(member_today=row[0], server_today=row[1], running=row[2], last_request_at=row[3])

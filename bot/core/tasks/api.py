@@ -126,7 +126,8 @@ class ApiWork:
             request = self.build_request(task)
         except ValidationError as exc:
             field = ".".join(str(p) for p in exc.errors()[0]["loc"]) or "request"
-            await self.fail(task.id, f"This request's {field} is not accepted by the bot.")
+            reason = f"This request's {field} is not accepted by the bot."
+            await self.fail(task.id, reason, not_taken=True)
             return
 
         async def claim() -> bool:
@@ -181,7 +182,7 @@ class ApiWork:
             await self.store.requeue(task.id, now=now, next_check_at=now + delay)
         else:
             log.warning("task %d: submission refused (%s)", task.id, exc)
-            await self.fail(task.id, exc.reason)
+            await self.fail(task.id, exc.reason, not_taken=True)
 
     # -- following -------------------------------------------------------------------------
 
@@ -289,9 +290,15 @@ class ApiWork:
 
     # -- endings ---------------------------------------------------------------------------
 
-    async def fail(self, task_id: int, reason: str, *, can_retry: bool = False) -> None:
+    async def fail(
+        self, task_id: int, reason: str, *, can_retry: bool = False, not_taken: bool = False
+    ) -> None:
+        """`not_taken`: the API certainly did not take it (the member's quota slot returns)."""
         now = self._clock()
-        if await self.store.fail_task(task_id, reason, now=now, can_retry=can_retry):
+        changed = await self.store.fail_task(
+            task_id, reason, now=now, can_retry=can_retry, not_taken=not_taken
+        )
+        if changed:
             await self.queue_moved(now)
 
     async def queue_moved(self, now: float) -> None:

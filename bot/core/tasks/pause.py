@@ -50,6 +50,7 @@ class SubmissionPause:
         self.client = client
         self.check_every = check_every
         self._clock = clock
+        self.notify: Callable[[str], None] | None = None  # the moderators' log channels
 
     async def current(self) -> Paused | None:
         raw = await self.store.get_value(PAUSE_KEY)
@@ -73,6 +74,11 @@ class SubmissionPause:
             exc.code,
             type(exc).__name__,
             self.check_every,
+        )
+        self._tell(
+            f"⏸️ The music service refused new requests: {_for_moderators(exc)} "
+            "Requests wait in the queue (nothing is lost or charged) and go out by themselves "
+            "once it accepts them again."
         )
 
     async def check(self) -> bool:
@@ -99,4 +105,23 @@ class SubmissionPause:
             credits,
             now - paused.since,
         )
+        self._tell(
+            f"▶️ The music service accepts requests again ({credits:g} credits left): "
+            "the queue is moving."
+        )
         return False
+
+    def _tell(self, text: str) -> None:
+        if self.notify is not None:
+            self.notify(text)
+
+
+def _for_moderators(exc: MusicAPIError) -> str:
+    """Why, for the people who can fix it (never the key itself)."""
+    if isinstance(exc, InsufficientCredits):
+        return "the bot's account is out of credits; top it up with the music service."
+    if isinstance(exc, Unauthorized):
+        return (
+            "it does not accept the bot's API key (SUNO_API_KEY); the bot's operator must fix it."
+        )
+    return "the bot's API address (SUNO_API_BASE_URL) is wrong; the bot's operator must fix it."

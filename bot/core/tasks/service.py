@@ -16,7 +16,7 @@ from bot.core.tasks.port import DeliveryPort, TaskView
 from bot.core.tasks.schedule import PollSchedule
 from bot.core.tasks.scheduler import Scheduler
 from bot.music import CallbackEvent, MusicClient
-from bot.store import NewTask, Store, TaskRow
+from bot.store import NewTask, Store, TaskRow, Usage
 from bot.store.retention import DAY, DEFAULT_RETENTION_DAYS
 
 log = logging.getLogger(__name__)
@@ -92,12 +92,30 @@ class Lifecycle:
     def now(self) -> float:
         return self._clock()
 
+    @property
+    def notices(self) -> Callable[[str], None] | None:
+        """Told (one line for moderators) when submissions pause and resume."""
+        return self.api.pause.notify
+
+    @notices.setter
+    def notices(self, notify: Callable[[str], None] | None) -> None:
+        self.api.pause.notify = notify
+
     # -- requests and views ----------------------------------------------------------------
 
-    async def request(self, new: NewTask) -> tuple[TaskRow, bool]:
+    async def request(
+        self,
+        new: NewTask,
+        *,
+        admit: Callable[[Usage], None] | None = None,
+        since: float = 0.0,
+    ) -> tuple[TaskRow, bool]:
         """Record a request; the scheduler submits it. A repeated request (same key) is
-        not recorded twice; returns the task and whether it is new."""
-        task, created = await self.store.create_task(new, now=self._clock())
+        not recorded twice; returns the task and whether it is new. `admit` checks the
+        member's usage (since `since`) in the recording transaction and may refuse."""
+        task, created = await self.store.create_task(
+            new, now=self._clock(), admit=admit, since=since
+        )
         if created:
             log.info("task %d recorded (interaction %d)", task.id, new.interaction_id)
             self.wake()

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.core.guilds import GuildSettings, Limits
 from bot.core.intake import (
     PLACING_WINDOW,
     Intake,
@@ -31,6 +32,7 @@ RULES = Rules(
     input_max_bytes=1024 * 1024,
     input_min_seconds=3.0,
     input_max_seconds=60.0,
+    limits=Limits(cooldown_seconds=0, concurrent_per_member=0),
 )
 WAV = make_wav(5.0)
 
@@ -65,7 +67,7 @@ def request(
 async def intake(db_path: Path, music: MusicClient) -> AsyncIterator[Intake]:
     store = await Store.open(db_path)
     lifecycle = Lifecycle(store, music, callback_url="https://callbacks.invalid/x")
-    yield Intake(lifecycle, lambda: RULES)
+    yield Intake(lifecycle, lambda: RULES, GuildSettings(store, lambda: RULES))
     await store.close()
 
 

@@ -183,12 +183,20 @@ async def test_the_migration_counts_the_tasks_already_there(
 ) -> None:
     """A database from before the counts existed starts with the right ones."""
     every = database_module.migrations
-    monkeypatch.setattr(database_module, "migrations", lambda: [m for m in every() if m[0] < 5])
-    older = await Store.open(db_path)
-    await older.create_task(new_task())
-    await done(older, at=T0)
-    await failed(older, at=T0)
-    await failed(older, at=T0)
+    monkeypatch.setattr(database_module, "migrations", lambda: [m for m in every() if m[0] < 4])
+    older = await Store.open(db_path)  # today's code cannot write the old schema: plain SQL
+    for key, state, api_id in [
+        (1, "queued", None),
+        (2, "done", "a2"),
+        (3, "failed", None),
+        (4, "failed", "a4"),
+    ]:
+        await older._write(
+            "INSERT INTO tasks (interaction_id, channel_id, user_id, upload_url, title, tags, "
+            "negative_tags, model, state, api_task_id, created_at, updated_at) "
+            "VALUES (?, 1, 1, 'https://cdn.example/a.wav', 't', 'x', 'y', 'V5', ?, ?, ?, ?)",
+            (key, state, api_id, T0, T0),
+        )
     await older.close()
     monkeypatch.setattr(database_module, "migrations", every)
     store = await Store.open(db_path)
