@@ -23,7 +23,7 @@ from bot.web import WebServer, callback_secret, callback_url
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.instrumental", "cogs.tasks")
+EXTENSIONS = ("cogs.instrumental", "cogs.tasks", "cogs.config", "cogs.usage")
 COMMAND_HASH_KEY = "command_hash"
 APOLOGY = "Sorry, something went wrong on our side. It has been logged; please try again later."
 RESTARTING = "I'm restarting right now; please try again in a minute."

@@ -5,6 +5,7 @@ from __future__ import annotations
 from urllib.parse import quote
 
 import discord
+from discord import app_commands
 
 from bot.core.tasks import Display
 from bot.store import TaskRow
@@ -57,3 +58,17 @@ def jump_url(task: TaskRow) -> str | None:
     if task.card_message_id is not None:
         return f"https://discord.com/channels/{guild}/{task.channel_id}/{task.card_message_id}"
     return None
+
+
+def is_moderator(interaction: discord.Interaction) -> bool:
+    """Manage Server in this channel: moderators are never locked out by server settings."""
+    return interaction.guild is not None and interaction.permissions.manage_guild
+
+
+class NotModerator(app_commands.CheckFailure):
+    """A command (or subcommand) only moderators may use; the message says which."""
+
+
+def require_moderator(interaction: discord.Interaction, what: str) -> None:
+    if not is_moderator(interaction):
+        raise NotModerator(f"{what} is for moderators (Manage Server) only.")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import discord
 from discord import app_commands
@@ -10,12 +10,13 @@ from discord.ext import commands
 
 from bot.core.tasks import display_of
 from bot.store import TaskRow, TaskState
-from cogs._ui import STATUS_WORDS, clip, jump_url, plain
+from cogs._ui import STATUS_WORDS, clip, jump_url, plain, require_moderator
 
 if TYPE_CHECKING:
     from bot.app import Backline
 
 RECENT = 10
+SERVER_LIST = 25
 
 
 def task_line(task: TaskRow) -> str:
@@ -41,8 +42,16 @@ class Tasks(commands.Cog):
         self.bot = bot
 
     @app_commands.command(name="tasks")
-    async def tasks(self, interaction: discord.Interaction) -> None:
+    @app_commands.describe(
+        scope="mine: your recent requests; server: every running one (moderators)"
+    )
+    async def tasks(
+        self, interaction: discord.Interaction, scope: Literal["mine", "server"] = "mine"
+    ) -> None:
         """Your recent instrumental requests and how they are doing."""
+        if scope == "server":
+            await self.server_tasks(interaction)
+            return
         rows = await self.bot.lifecycle.recent(interaction.user.id, RECENT)
         if not rows:
             await interaction.response.send_message(
@@ -52,6 +61,24 @@ class Tasks(commands.Cog):
         embed = discord.Embed(
             title="Your recent requests",
             description="\n".join(task_line(task) for task in rows),
+            colour=discord.Colour.blurple(),
+        )
+        await interaction.response.send_message(embed=embed, ephemeral=True)
+
+    async def server_tasks(self, interaction: discord.Interaction) -> None:
+        """A moderator's view of the queue: the server's running and queued tasks."""
+        require_moderator(interaction, "`/tasks scope: server`")
+        assert interaction.guild_id is not None
+        rows = await self.bot.store.running_in_guild(interaction.guild_id, SERVER_LIST)
+        if not rows:
+            await interaction.response.send_message(
+                "Nothing is running or queued in this server.", ephemeral=True
+            )
+            return
+        more = "+" if len(rows) == SERVER_LIST else ""
+        embed = discord.Embed(
+            title=f"Running and queued in this server ({len(rows)}{more})",
+            description=clip("\n".join(f"{task_line(t)} · <@{t.user_id}>" for t in rows), 4096),
             colour=discord.Colour.blurple(),
         )
         await interaction.response.send_message(embed=embed, ephemeral=True)

@@ -13,6 +13,7 @@ from discord.ext import commands
 from bot.core.intake import Accepted, Options, Recording, Request
 from bot.errors import Refusal
 from bot.music.models import TAGS_MAX, TITLE_MAX
+from cogs._ui import is_moderator
 from cogs.instrumental.delivery import DiscordDelivery
 from cogs.instrumental.placement import Place, Postable
 
@@ -58,6 +59,27 @@ def recording_of(attachment: discord.Attachment) -> Recording:
 
     return Recording(
         url=attachment.url, filename=attachment.filename, size=attachment.size, read=read
+    )
+
+
+def request_of(
+    interaction: discord.Interaction, channel: Postable, recording: Recording, options: Options
+) -> Request:
+    """Who asks and where, as the intake needs it (roles and Manage Server for the
+    server's access rules)."""
+    member = interaction.user
+    in_thread = isinstance(channel, discord.Thread)
+    return Request(
+        key=interaction.id,
+        user_id=member.id,
+        guild_id=interaction.guild_id,
+        channel_id=channel.id,
+        thread_id=channel.id if in_thread else None,
+        parent_id=channel.parent_id if isinstance(channel, discord.Thread) else None,
+        recording=recording,
+        options=options,
+        role_ids=frozenset(role.id for role in getattr(member, "roles", ())),
+        moderator=is_moderator(interaction),
     )
 
 
@@ -130,15 +152,7 @@ class Instrumental(commands.Cog):
         # Private and first: everything below may be slow, and refusals stay private.
         await interaction.response.defer(ephemeral=True, thinking=True)
         channel = usable_channel(interaction)
-        request = Request(
-            key=interaction.id,
-            user_id=interaction.user.id,
-            guild_id=interaction.guild_id,
-            channel_id=channel.id,
-            thread_id=channel.id if isinstance(channel, discord.Thread) else None,
-            recording=recording_of(audio),
-            options=options,
-        )
+        request = request_of(interaction, channel, recording_of(audio), options)
         accepted = await self.bot.intake.take(request)
         if not accepted.created:
             await interaction.followup.send(
@@ -157,7 +171,11 @@ class Instrumental(commands.Cog):
         message = f"Got it! Follow along in {place.target.mention}."
         if thread_refused:
             message += " I couldn't start a thread here, so updates will be posted in this channel."
-        elif place.in_place and not isinstance(channel, discord.Thread):
+        elif (
+            place.in_place
+            and not accepted.task.in_place  # the server chose it: nothing to explain
+            and not isinstance(channel, discord.Thread)
+        ):
             message += " Threads aren't possible here, so updates will be posted in this channel."
         await interaction.followup.send(message, ephemeral=True)
 

@@ -111,8 +111,9 @@ class Placement:
             nonce=nonce("c", task.id),
         )
         target: Postable = channel
-        thread_refused = can_thread(channel) and not threads
-        if can_thread(channel) and threads:
+        wanted = can_thread(channel) and not task.in_place  # the server may want no threads
+        thread_refused = wanted and not threads
+        if wanted and threads:
             try:
                 target = await message.create_thread(
                     name=render.thread_name(task.title), auto_archive_duration=1440

@@ -336,8 +336,8 @@ async def test_a_repeated_interaction_posts_no_second_card(
     lifecycle = harness.bot.lifecycle
     real_request = lifecycle.request
 
-    async def seen_before(new):
-        task, _ = await real_request(new)
+    async def seen_before(new, **quota):
+        task, _ = await real_request(new, **quota)
         return task, False
 
     monkeypatch.setattr(lifecycle, "request", seen_before)
