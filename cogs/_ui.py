@@ -8,6 +8,7 @@ import discord
 from discord import app_commands
 
 from bot.core.tasks import Display
+from bot.errors import Refusal
 from bot.store import TaskRow
 
 STATUS_WORDS: dict[Display, str] = {
@@ -65,7 +66,7 @@ def is_moderator(interaction: discord.Interaction) -> bool:
     return interaction.guild is not None and interaction.permissions.manage_guild
 
 
-class NotModerator(app_commands.CheckFailure):
+class NotModerator(app_commands.CheckFailure, Refusal):
     """A command (or subcommand) only moderators may use; the message says which."""
 
 
