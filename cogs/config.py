@@ -163,6 +163,17 @@ class Config(commands.GroupCog, group_name="config"):
         change = await self.bot.guild_settings.change(self.guild_id(interaction), **values)
         await self.saved(interaction, what, change)
 
+    async def set_or_clear(
+        self, interaction: discord.Interaction, what: str, given: dict[str, Any], *, clear: bool
+    ) -> None:
+        """The options given, or with `clear` every one of them back to the bot's default."""
+        values = (
+            dict.fromkeys(given) if clear else {k: v for k, v in given.items() if v is not None}
+        )
+        if not values:
+            raise Refusal(f"Give at least one of the {what} to set (or `clear` to use the bot's).")
+        await self.change(interaction, what, **values)
+
     # -- subcommands -------------------------------------------------------------------------
 
     @app_commands.command(name="show")
@@ -213,12 +224,7 @@ class Config(commands.GroupCog, group_name="config"):
             "audio_weight": audio_weight,
             "vocal_gender": vocal_gender,
         }
-        values: dict[str, Any] = {k: v for k, v in given.items() if v is not None}
-        if clear:
-            values = dict.fromkeys(DEFAULT_FIELDS)
-        elif not values:
-            raise Refusal("Give at least one default to set (or `clear` to use the bot's).")
-        await self.change(interaction, "defaults", **values)
+        await self.set_or_clear(interaction, "defaults", given, clear=clear)
 
     @defaults.autocomplete("model")
     async def _models(
@@ -253,12 +259,7 @@ class Config(commands.GroupCog, group_name="config"):
             "concurrent_per_member": concurrent_per_member,
             "daily_per_server": daily_per_server,
         }
-        values: dict[str, Any] = {k: v for k, v in given.items() if v is not None}
-        if clear:
-            values = dict.fromkeys(LIMIT_FIELDS)
-        elif not values:
-            raise Refusal("Give at least one limit to set (or `clear` to use the bot's).")
-        await self.change(interaction, "limits", **values)
+        await self.set_or_clear(interaction, "limits", given, clear=clear)
 
     @app_commands.command(name="channels")
     @app_commands.describe(
