@@ -165,9 +165,9 @@ class MusicClient:
         json_body: dict[str, Any] | None,
         before_send: Callable[[], Awaitable[bool]] | None = None,
     ) -> Any:
+        await self.limiter.acquire()
         if before_send is not None and not await before_send():
             raise NotSent(f"{endpoint}: not sent")
-        await self.limiter.acquire()
         headers = {"Accept": "application/json"}
         if self._api_key is not None:
             headers["Authorization"] = f"Bearer {self._api_key.get_secret_value()}"
