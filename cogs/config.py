@@ -46,7 +46,13 @@ SECTIONS = {
     "Defaults for requests": DEFAULT_FIELDS,
     "Limits": LIMIT_FIELDS,
     "Access": ("channels", "role_id"),
-    "Results and reports": ("delivery", "log_channel_id", "credit_alert", "blocked_words"),
+    "Results and reports": (
+        "delivery",
+        "rerolls",
+        "log_channel_id",
+        "credit_alert",
+        "blocked_words",
+    ),
 }
 
 
@@ -316,6 +322,14 @@ class Config(commands.GroupCog, group_name="config"):
     ) -> None:
         """Where results are posted."""
         await self.change(interaction, "delivery", delivery=None if mode == "thread" else mode)
+
+    @app_commands.command(name="rerolls")
+    @app_commands.describe(who="requester: only they re-roll or tweak their take; everyone: anyone")
+    async def rerolls(
+        self, interaction: discord.Interaction, who: Literal["requester", "everyone"]
+    ) -> None:
+        """Who may press Re-roll and Tweak on a result."""
+        await self.change(interaction, "rerolls", rerolls=None if who == "requester" else who)
 
     @app_commands.command(name="log_channel")
     @app_commands.describe(channel="Where I report to moderators", clear="Stop reporting")

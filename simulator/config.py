@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 #: Stage delays of ``python -m simulator --fast`` (text, first, complete), in seconds.
@@ -48,6 +50,9 @@ class SimulatorConfig:
     # the task's status into CALLBACK_EXCEPTION, as the provider does. Off by default so
     # tests that poll with a dummy callBackUrl still see SUCCESS.
     mark_callback_exception: bool = False
+    # Discord's attachment URLs are signed and expire (`?ex=<hex unix time>`): the provider
+    # cannot download an expired one. The time those are judged by (tests move it).
+    clock: Callable[[], float] = time.time
 
     def use_fast_timings(self) -> None:
         """Apply the ``--fast`` stage delays (5 s / 15 s / 25 s)."""

@@ -4,6 +4,7 @@ what cannot be fetched or is not audio (the task then ends with code 451)."""
 from __future__ import annotations
 
 import logging
+from urllib.parse import parse_qs, urlsplit
 
 import aiohttp
 
@@ -29,6 +30,10 @@ async def check_upload(
     Afterwards ``task.upload_state`` is ok or failed (with the 451 error set); the caller
     advances the task.
     """
+    if signed_url_expired(task.params["uploadUrl"], config.clock()):
+        log.info("task %s: uploadUrl is an expired signed link", task.task_id)
+        _fail(task, FETCH_FAILED_MSG)
+        return
     try:
         head, size = await _fetch_head(
             session, task.params["uploadUrl"], config.max_upload_bytes, config.upload_timeout
@@ -44,6 +49,16 @@ async def check_upload(
         _fail(task, NOT_AUDIO_MSG)
         return
     task.upload_state = UPLOAD_OK
+
+
+def signed_url_expired(url: str, now: float) -> bool:
+    """A Discord-style signed attachment URL (`?ex=<hex expiry>&is=…&hm=…`) past its
+    expiry: Discord answers 404 to it, so the provider fails to download it."""
+    try:
+        expiry = parse_qs(urlsplit(url).query).get("ex")
+        return expiry is not None and int(expiry[0], 16) < now
+    except ValueError:
+        return False
 
 
 def _fail(task: SimTask, message: str) -> None:

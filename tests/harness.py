@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import unquote
 
 import aiohttp
 import discord
@@ -30,30 +29,34 @@ from simulator.media import make_wav
 from tests.conftest import FAST_SCHEDULE
 from tests.support.factories import api_calls, make_client
 from tests.support.servers import serve
+from tests.support.signed_urls import SignedUrls
 
 WAV = make_wav(4.0)  # inside the default 3 s .. 8 min window
 
 
 @dataclass
 class CdnServer:
-    """Serves simcord's in-memory attachment blobs over real HTTP."""
+    """Serves simcord's in-memory attachment blobs over real HTTP, refusing expired
+    signed URLs as Discord does (404)."""
 
     envs: list[simcord.Env] = field(default_factory=list)
     hits: int = 0
+    urls: SignedUrls = field(default_factory=SignedUrls)
 
     async def handle(self, request: web.Request) -> web.Response:
         self.hits += 1
         for env in reversed(self.envs):
             # simcord stores the URL with the raw file name; clients send it %-encoded.
-            blob = env.backend.cdn.get(unquote(str(request.url)))
+            blob = env.backend.cdn.get(str(request.url))
             if blob is not None:
                 return web.Response(body=blob, content_type="application/octet-stream")
-        return web.Response(status=404)
+        return web.Response(status=404, text="This content is no longer available.")
 
 
 @pytest.fixture
 async def cdn(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[CdnServer]:
     server = CdnServer()
+    server.urls.install(monkeypatch)
     app = web.Application()
     app.router.add_get("/{tail:.*}", server.handle)
     async with serve(app) as base_url:
@@ -116,6 +119,8 @@ async def harness(
     env = simcord.Env(bot)
     placeholder.env = env
     cdn.envs.append(env)
+    # Signed URLs and the simulator's download judge expiry by simcord's virtual clock.
+    cdn.urls.now = simulator.config.clock = lambda: env.backend.clock.now().timestamp()
     await env.start()
     try:
         yield placeholder

@@ -114,6 +114,7 @@ class GuildConfig(BaseModel):
     log_channel_id: int | None = None
     credit_alert: float | None = None
     blocked_words: tuple[str, ...] = ()
+    rerolls: Literal["everyone"] | None = None  # None: only the requester iterates on a take
 
     @classmethod
     def load(cls, document: Mapping[str, Any]) -> GuildConfig:
@@ -190,6 +191,7 @@ LABELS: dict[str, tuple[str, Callable[[Any], str]]] = {
     "log_channel_id": ("Log channel", lambda v: f"<#{v}>"),
     "credit_alert": ("Credit alert below", lambda v: f"{v:g} credits"),
     "blocked_words": ("Blocked words", lambda v: ", ".join(f"`{w}`" for w in v)),
+    "rerolls": ("Re-roll and Tweak", lambda v: "anyone" if v == "everyone" else "the requester"),
 }
 
 
@@ -208,6 +210,7 @@ def bot_default(name: str, rules: Rules) -> str:
         "log_channel_id": "none",
         "credit_alert": "off",
         "blocked_words": "none",
+        "rerolls": "the requester only",
     }.get(name, "the music service's default")
 
 
@@ -318,7 +321,7 @@ class GuildSettings:
                 if value < 0:
                     raise Refusal("The credit alert threshold cannot be negative.")
                 out[name] = float(value) or None  # 0 turns the alert off
-            elif name in ("delivery", "role_id", "log_channel_id"):
+            elif name in ("delivery", "role_id", "log_channel_id", "rerolls"):
                 out[name] = value
             else:
                 raise ValueError(f"unknown server setting {name}")

@@ -71,7 +71,9 @@ class Request:
     thread_id: int | None
     recording: Recording
     options: Options
-    parent_id: int | None = None  # the channel a thread belongs to
+    parent_channel_id: int | None = None  # the channel a thread belongs to
+    origin: str = "slash"  # how it started: slash, menu, reroll, tweak, retry, jam
+    parent_task_id: int | None = None  # the task it re-rolls, tweaks or retries
     role_ids: frozenset[int] = frozenset()
     moderator: bool = False  # Manage Server: never locked out by the role or channel list
 
@@ -177,6 +179,8 @@ class Intake:
             audio_weight=validate.weight("audio_weight", chosen["audio_weight"]),
             in_place=config.in_place,
             cost=rules.credits_per_task,
+            parent_id=request.parent_task_id,
+            origin=request.origin,
         )
 
     async def checked_audio(self, recording: Recording, rules: Rules) -> bytes:
@@ -217,7 +221,7 @@ def check_access(config: GuildConfig, request: Request) -> None:
     """The server's channel list and role. Moderators are never locked out."""
     if request.moderator:
         return
-    if not config.allows_channel(request.channel_id, request.parent_id, request.thread_id):
+    if not config.allows_channel(request.channel_id, request.parent_channel_id, request.thread_id):
         places = ", ".join(f"<#{cid}>" for cid in config.channels[:10])
         raise Refusal(f"I don't take requests in this channel; moderators chose: {places}.")
     if config.role_id is not None and config.role_id not in request.role_ids:

@@ -103,6 +103,6 @@ class CardQueries(Database):
         if ids:
             await self._write(
                 "UPDATE tasks SET card_dirty = 1, card_retry_at = 0, updated_at = ? "  # noqa: S608
-                f"WHERE id IN ({','.join('?' * len(ids))})",
+                f"WHERE id IN ({','.join('?' * len(ids))}) AND removed_at IS NULL",
                 (now, *ids),
             )

@@ -37,6 +37,8 @@ class NewTask:
     placing_until: float | None = None
     in_place: bool = False  # the server posts results in the channel, without a thread
     cost: float = 0.0  # credits this task is expected to cost once the API accepts it
+    parent_id: int | None = None  # the task this one re-rolls, tweaks or retries
+    origin: str = "slash"  # slash, menu, reroll, tweak, retry, jam
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +86,9 @@ class TaskRow:
     quota_returned: bool = False  # failed before the API took it: not counted in quotas
     in_place: bool = False
     cost: float = 0.0
+    parent_id: int | None = None
+    origin: str = "slash"
+    removed_at: float | None = None  # its posts were deleted: nothing is drawn for it again
 
     @property
     def active(self) -> bool:

@@ -16,7 +16,7 @@ import aiosqlite
 from bot.store.database import Database
 from bot.store.rows import NewTask, Progress, TaskRow, Usage
 from bot.store.sql import ACTIVE_SQL, CARD_DUE_AT, TRACK_PLACED, TRACK_WAITING
-from bot.store.states import Stage, TaskState, sql_list
+from bot.store.states import Delivery, Stage, TaskState, sql_list
 from bot.store.tracks import merge_track
 
 log = logging.getLogger(__name__)
@@ -73,6 +73,32 @@ class TaskQueries(Database):
     async def get_task_by_api_id(self, api_task_id: str) -> TaskRow | None:
         rows = await self._tasks("WHERE api_task_id = ?", (api_task_id,))
         return rows[0] if rows else None
+
+    async def children(self, task_id: int, limit: int = 10) -> list[TaskRow]:
+        """The re-rolls, tweaks and retries of a task, oldest first."""
+        return await self._tasks("WHERE parent_id = ? ORDER BY id LIMIT ?", (task_id, limit))
+
+    async def remove_task(self, task_id: int, *, now: float) -> bool:
+        """Its posts are being deleted: nothing is drawn or posted for it again. Only a
+        finished task; False if it is not (or was removed already)."""
+
+        async def remove(conn: aiosqlite.Connection) -> bool:
+            cursor = await conn.execute(
+                "UPDATE tasks SET removed_at = ?, card_dirty = 0, updated_at = ? "  # noqa: S608
+                f"WHERE id = ? AND removed_at IS NULL AND state NOT IN {ACTIVE_SQL}",
+                (now, now, task_id),
+            )
+            if cursor.rowcount != 1:
+                return False
+            await conn.execute(
+                f"UPDATE tracks SET delivery = '{Delivery.FAILED}', "  # noqa: S608 - constant
+                "delivery_error = 'removed', next_delivery_at = NULL "
+                f"WHERE task_id = ? AND delivery != '{Delivery.DELIVERED}'",
+                (task_id,),
+            )
+            return True
+
+        return await self._transaction(remove)
 
     async def recent_tasks(self, user_id: int, limit: int = 10) -> list[TaskRow]:
         return await self._tasks("WHERE user_id = ? ORDER BY id DESC LIMIT ?", (user_id, limit))

@@ -4,18 +4,25 @@ from __future__ import annotations
 
 import io
 import logging
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.core.intake import Accepted, Options, Recording, Request
-from bot.errors import Refusal
+from bot.core.intake import Accepted, Options, Recording
 from bot.music.models import TAGS_MAX, TITLE_MAX
-from cogs._ui import is_moderator
 from cogs.instrumental.delivery import DiscordDelivery
+from cogs.instrumental.menu import build_menu
 from cogs.instrumental.placement import Place, Postable
+from cogs.instrumental.requests import (
+    channel_permissions,
+    recording_of,
+    request_of,
+    usable_channel,
+)
+from cogs.instrumental.takes import Takes, TaskButton
 
 if TYPE_CHECKING:
     from bot.app import Backline
@@ -30,75 +37,28 @@ Title = app_commands.Range[str, 1, TITLE_MAX]
 GOT_IT_LATER = "Got it! Your card will appear in this channel shortly."
 
 
-def usable_channel(interaction: discord.Interaction) -> Postable:
-    """The channel, if the bot can post, embed, attach and read back there."""
-    channel = interaction.channel
-    if not isinstance(channel, Postable):
-        raise Refusal("I can't post results in this kind of channel; try a text channel.")
-    perms = interaction.app_permissions
-    in_thread = isinstance(channel, discord.Thread)
-    needed = (
-        ("send messages", perms.send_messages_in_threads if in_thread else perms.send_messages),
-        ("embed links", perms.embed_links),
-        ("attach files", perms.attach_files),
-        ("read message history", perms.read_message_history),
-    )
-    missing = [name for name, ok in needed if not ok]
-    if missing:
-        raise Refusal(f"I can't work here: I need permission to {', '.join(missing)}.")
-    return channel
-
-
-def recording_of(attachment: discord.Attachment) -> Recording:
-    async def read() -> bytes:
-        try:
-            return await attachment.read()
-        except discord.HTTPException as exc:
-            log.warning("could not read attachment %s (%s)", attachment.id, exc)
-            raise Refusal("I couldn't download that file from Discord; please try again.") from None
-
-    return Recording(
-        url=attachment.url, filename=attachment.filename, size=attachment.size, read=read
-    )
-
-
-def request_of(
-    interaction: discord.Interaction, channel: Postable, recording: Recording, options: Options
-) -> Request:
-    """Who asks and where, as the intake needs it (roles and Manage Server for the
-    server's access rules)."""
-    member = interaction.user
-    in_thread = isinstance(channel, discord.Thread)
-    return Request(
-        key=interaction.id,
-        user_id=member.id,
-        guild_id=interaction.guild_id,
-        channel_id=channel.id,
-        thread_id=channel.id if in_thread else None,
-        parent_id=channel.parent_id if isinstance(channel, discord.Thread) else None,
-        recording=recording,
-        options=options,
-        role_ids=frozenset(role.id for role in getattr(member, "roles", ())),
-        moderator=is_moderator(interaction),
-    )
-
-
 class Instrumental(commands.Cog):
     """`/instrumental` and the Discord side of task delivery."""
 
     def __init__(self, bot: Backline, delivery: DiscordDelivery | None = None) -> None:
         self.bot = bot
         self.delivery = delivery or DiscordDelivery(bot)
+        self.takes = Takes(bot, self)
+        self.menu = build_menu(self)
         # The model choices come from the settings, so the command is built per instance.
         self.slash_command = self._build_command(bot.settings.suno_allowed_models)
 
     async def cog_load(self) -> None:
         self.bot.tree.add_command(self.slash_command)
+        self.bot.tree.add_command(self.menu)
+        self.bot.add_dynamic_items(TaskButton)  # result buttons, by their custom ids
         # The lifecycle keeps this port across reloads; a reloaded cog sets a fresh one.
         self.bot.lifecycle.port = self.delivery
 
     async def cog_unload(self) -> None:
         self.bot.tree.remove_command(self.slash_command.name)
+        self.bot.tree.remove_command(self.menu.name, type=self.menu.type)
+        self.bot.remove_dynamic_items(TaskButton)
 
     def _build_command(self, models: list[str]) -> app_commands.Command:
         cog = self
@@ -152,7 +112,25 @@ class Instrumental(commands.Cog):
         # Private and first: everything below may be slow, and refusals stay private.
         await interaction.response.defer(ephemeral=True, thinking=True)
         channel = usable_channel(interaction)
-        request = request_of(interaction, channel, recording_of(audio), options)
+        await self.start(interaction, channel, recording_of(audio), options)
+
+    async def start(
+        self,
+        interaction: discord.Interaction,
+        channel: Postable,
+        recording: Recording,
+        options: Options,
+        *,
+        origin: str = "slash",
+        parent_task_id: int | None = None,
+    ) -> None:
+        """Every way a request starts ends here, after a private acknowledgement: the intake
+        records it (or refuses), then the card is posted where `channel` says."""
+        request = replace(
+            request_of(interaction, channel, recording, options),
+            origin=origin,
+            parent_task_id=parent_task_id,
+        )
         accepted = await self.bot.intake.take(request)
         if not accepted.created:
             await interaction.followup.send(
@@ -160,7 +138,9 @@ class Instrumental(commands.Cog):
             )
             return
         try:
-            place, thread_refused = await self._place(interaction, channel, audio, accepted)
+            place, thread_refused = await self._place(
+                interaction, channel, recording.filename, accepted
+            )
         except Exception:
             # Recorded means paid for soon: never say "try again" now, that charges twice.
             # The scheduler posts the card instead, as after a crash.
@@ -183,7 +163,7 @@ class Instrumental(commands.Cog):
         self,
         interaction: discord.Interaction,
         channel: Postable,
-        audio: discord.Attachment,
+        filename: str,
         accepted: Accepted,
     ) -> tuple[Place, bool]:
         """The card, its thread and the input recording at the head of it, recorded: every
@@ -195,14 +175,12 @@ class Instrumental(commands.Cog):
         place, thread_refused = await self.delivery.placement.post_card(
             channel,
             view,
-            input_file=discord.File(io.BytesIO(accepted.audio), filename=audio.filename)
+            input_file=discord.File(io.BytesIO(accepted.audio), filename=filename)
             if fits
             else None,
-            input_note=None
-            if fits
-            else f"🎙️ Input recording: `{audio.filename}` (too big to repost)",
+            input_note=None if fits else f"🎙️ Input recording: `{filename}` (too big to repost)",
             # A thread the bot cannot post in would swallow every update.
-            threads=interaction.app_permissions.send_messages_in_threads,
+            threads=channel_permissions(interaction, channel).send_messages_in_threads,
         )
         await self.bot.lifecycle.placed(
             accepted.task.id,

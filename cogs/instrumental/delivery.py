@@ -26,6 +26,7 @@ from bot.store import TaskRow, TrackRow
 from cogs.instrumental import render
 from cogs.instrumental.placement import THREAD_LOCKED, Placement
 from cogs.instrumental.posting import Posting
+from cogs.instrumental.takes import buttons_for
 
 if TYPE_CHECKING:
     from bot.app import Backline
@@ -102,7 +103,9 @@ class DiscordDelivery:
                 shown = replace(shown, notice_message_id=notice)
         await self.placement.reopen(place.card_channel)  # a card asked for in a thread
         await place.card_channel.get_partial_message(place.card_message_id).edit(
-            embed=render.card_embed(view), allowed_mentions=discord.AllowedMentions.none()
+            embed=render.card_embed(view),
+            view=buttons_for(view),
+            allowed_mentions=discord.AllowedMentions.none(),
         )
         return shown
 

@@ -88,8 +88,40 @@ def card_embed(view: TaskView) -> discord.Embed:
     if view.display == "waiting" and view.queue_position:
         embed.add_field(name="Queue", value=f"#{view.queue_position} in line", inline=True)
     embed.add_field(name="Tags", value=clip(plain(task.tags), EMBED_FIELD_MAX), inline=False)
+    if view.parent is not None:
+        word = ORIGIN_WORDS.get(task.origin, "follow-up")
+        embed.add_field(name="Take", value=f"{word} of {take_link(view.parent)}", inline=False)
+    if view.children:
+        links = " · ".join(
+            f"{ORIGIN_WORDS.get(c.origin, 'take')} {take_link(c)}" for c in view.children
+        )
+        embed.add_field(name="Next takes", value=clip(links, EMBED_FIELD_MAX), inline=False)
     embed.set_footer(text=card_marker(task.id))
     return embed
+
+
+ORIGIN_WORDS = {
+    "slash": "/instrumental",
+    "menu": "Add instrumental",
+    "reroll": "re-roll",
+    "tweak": "tweak",
+    "retry": "retry",
+    "jam": "jam entry",
+}
+
+
+def take_link(task: TaskRow) -> str:
+    """A task's title linking to its card (or thread)."""
+    title = clip(plain(task.title), 60)
+    url = card_url(task)
+    return f"[{title}]({url})" if url else f"**{title}**"
+
+
+def card_url(task: TaskRow) -> str | None:
+    if task.card_message_id is None:
+        return None
+    guild = task.guild_id or "@me"
+    return f"https://discord.com/channels/{guild}/{task.channel_id}/{task.card_message_id}"
 
 
 def track_embed(task: TaskRow, track: TrackRow, *, total: int, linked: bool) -> discord.Embed:
@@ -117,7 +149,7 @@ def track_embed(task: TaskRow, track: TrackRow, *, total: int, linked: bool) -> 
 
 def failure_embed(task: TaskRow) -> discord.Embed:
     reason = task.error or "The music service could not make this track."
-    text = reason + (" You can try again with `/instrumental`." if task.can_retry else "")
+    text = reason + (" You can try again: press **Retry** on the card." if task.can_retry else "")
     embed = discord.Embed(
         title=clip(plain(task.title), EMBED_TITLE_MAX),
         description=text,

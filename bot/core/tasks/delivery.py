@@ -58,7 +58,9 @@ class DeliveryWork:
             position = await self.store.queue_position(task.id)
             paused = await self.pause.current()
         reason = paused.reason if paused else None
-        return TaskView(task, tracks, display_of(task, tracks), position, reason)
+        parent = None if task.parent_id is None else await self.store.get_task(task.parent_id)
+        children = tuple(await self.store.children(task.id))
+        return TaskView(task, tracks, display_of(task, tracks), position, reason, parent, children)
 
     async def show(self, task: TaskRow) -> None:
         try:

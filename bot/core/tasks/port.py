@@ -33,6 +33,8 @@ class TaskView:
     display: Display
     queue_position: int | None = None
     paused: str | None = None  # why nothing is being sent now (no credits, a refused key)
+    parent: TaskRow | None = None  # the task this one re-rolls, tweaks or retries
+    children: tuple[TaskRow, ...] = ()  # its re-rolls, tweaks and retries
 
     @property
     def stream_url(self) -> str | None:

@@ -118,12 +118,18 @@ class Lifecycle:
         )
         if created:
             log.info("task %d recorded (interaction %d)", task.id, new.interaction_id)
+            if task.parent_id is not None:  # the parent's card links to its children
+                await self.store.mark_card_dirty([task.parent_id], self._clock())
             self.wake()
         return task, created
 
     async def view(self, task_id: int) -> TaskView | None:
         task = await self.store.get_task(task_id)
         return None if task is None else await self.delivery.view_of(task)
+
+    async def remove(self, task_id: int) -> bool:
+        """A finished task's posts are being deleted: stop drawing or posting for it."""
+        return await self.store.remove_task(task_id, now=self._clock())
 
     async def recent(self, user_id: int, limit: int = 10) -> list[TaskRow]:
         return await self.store.recent_tasks(user_id, limit)

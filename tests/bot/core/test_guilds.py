@@ -60,7 +60,7 @@ def ask(
         guild_id=GUILD,
         channel_id=channel,
         thread_id=channel if parent else None,
-        parent_id=parent,
+        parent_channel_id=parent,
         recording=recording(),
         options=options or Options(),
         role_ids=roles,
