@@ -7,13 +7,17 @@ minutes late, so the wall clock is read once and advanced by the monotonic clock
 
 from __future__ import annotations
 
-import time
+from time import monotonic, time
+
+# Bound at import: simcord swaps `time.monotonic` for its virtual clock while it dispatches
+# an interaction, and a clock that read it then would record times days apart from the
+# scheduler's.
 
 
 class SteadyClock:
     def __init__(self) -> None:
-        self._wall = time.time()
-        self._mono = time.monotonic()
+        self._wall = time()
+        self._mono = monotonic()
 
     def __call__(self) -> float:
-        return self._wall + (time.monotonic() - self._mono)
+        return self._wall + (monotonic() - self._mono)

@@ -58,16 +58,20 @@ async def linked_audio(
 
 class AddForm(discord.ui.Modal, title="Add instrumental"):
     tags: discord.ui.TextInput[Any] = discord.ui.TextInput(
+        custom_id="tags",
         label="Tags (style, mood, instruments)",
         style=discord.TextStyle.paragraph,
         max_length=1000,
         required=False,
     )
     negative_tags: discord.ui.TextInput[Any] = discord.ui.TextInput(
-        label="Negative tags (what to avoid)", max_length=1000, required=False
+        custom_id="negative_tags",
+        label="Negative tags (what to avoid)",
+        max_length=1000,
+        required=False,
     )
     title_text: discord.ui.TextInput[Any] = discord.ui.TextInput(
-        label="Title", max_length=100, required=False
+        custom_id="title", label="Title", max_length=100, required=False
     )
 
     def __init__(self, cog: Instrumental, files: list[discord.Attachment]) -> None:
@@ -77,6 +81,7 @@ class AddForm(discord.ui.Modal, title="Add instrumental"):
         self.choice: discord.ui.Select[Any] | None = None
         if len(self.files) > 1:
             self.choice = discord.ui.Select(
+                custom_id="recording",
                 options=[
                     discord.SelectOption(label=clip(f.filename, 100), value=str(i))
                     for i, f in enumerate(self.files)

@@ -162,15 +162,20 @@ def parse_weights(text: str) -> dict[str, float | None]:
 
 class TweakForm(discord.ui.Modal, title="Tweak this take"):
     tags: discord.ui.TextInput[Any] = discord.ui.TextInput(
-        label="Tags", style=discord.TextStyle.paragraph, max_length=1000, required=False
+        custom_id="tags",
+        label="Tags",
+        style=discord.TextStyle.paragraph,
+        max_length=1000,
+        required=False,
     )
     negative_tags: discord.ui.TextInput[Any] = discord.ui.TextInput(
-        label="Negative tags", max_length=1000, required=False
+        custom_id="negative_tags", label="Negative tags", max_length=1000, required=False
     )
     title_text: discord.ui.TextInput[Any] = discord.ui.TextInput(
-        label="Title", max_length=100, required=False
+        custom_id="title", label="Title", max_length=100, required=False
     )
     weights: discord.ui.TextInput[Any] = discord.ui.TextInput(
+        custom_id="weights",
         label="Weights: style, weirdness, audio (0 to 1)",
         placeholder="0.5, -, 0.8   (- leaves one to the music service)",
         max_length=40,
