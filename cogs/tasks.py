@@ -11,6 +11,7 @@ from discord.ext import commands
 from bot.core.tasks import display_of
 from bot.store import TaskRow, TaskState
 from cogs._ui import STATUS_WORDS, clip, jump_url, plain, require_moderator
+from cogs.instrumental.render import ORIGIN_WORDS
 
 if TYPE_CHECKING:
     from bot.app import Backline
@@ -28,6 +29,10 @@ def task_line(task: TaskRow) -> str:
     link = jump_url(task)
     name = f"[{title}]({link})" if link else title
     line = f"{state} · **{name}** · <t:{int(task.created_at)}:R>"
+    if task.parent_id is not None:  # a re-roll, tweak or retry of an earlier take
+        line += f" · {ORIGIN_WORDS.get(task.origin, task.origin)} of #{task.parent_id}"
+    elif task.origin == "menu":
+        line += " · from a message"
     if task.state == TaskState.FAILED and task.error:
         line += f"\n  ↳ {clip(task.error, 200)}"
     elif display == "undelivered" and task.delivery_error:

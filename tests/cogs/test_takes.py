@@ -80,6 +80,8 @@ async def test_reroll_makes_a_linked_take_with_the_same_settings(
         lambda: "Next takes" in {f.name for f in card(world.channel, take.id).embeds[0].fields}
     )
     await wait_until(lambda: harness.submissions() == 2)
+    r = await world.alice.slash(world.channel, "tasks")
+    assert f"re-roll of #{take.id}" in r.response.embeds[0].description
 
 
 async def test_only_the_requester_rerolls_unless_the_server_allows_everyone(
@@ -226,6 +228,23 @@ async def test_delete_refused_for_a_stranger_done_for_the_requester(
         m.embeds and m.embeds[0].footer.text == f"task #{take.id}" for m in world.channel.history()
     )
     assert (await harness.bot.store.get_task(take.id)).removed_at is not None  # type: ignore[union-attr]
+
+
+async def test_a_moderator_deletion_is_logged(
+    harness: Harness, world: World, take: TaskRow
+) -> None:
+    mods = world.guild.create_role(
+        "Mods", permissions=discord.Permissions(manage_guild=True, manage_messages=True)
+    )
+    mod = world.guild.add_member(harness.env.create_user("mod"), roles=[mods])
+    log = world.guild.create_text_channel("mod-log")
+    await mod.slash(world.channel, "config log_channel", channel=log)
+    r = await mod.click(card(world.channel, take.id), label="Delete")
+    await mod.click(r.response, label="Delete")
+    [line] = [m.content for m in log.history() if m.content.startswith("🗑️")]
+    assert line == f"🗑️ {mod.mention} deleted <@{world.alice.id}>'s take “voice” (task #{take.id})."
+    r = await world.alice.slash(world.channel, "tasks")
+    assert "re-roll" not in r.response.embeds[0].description
 
 
 async def test_retry_on_a_failed_card(harness: Harness, world: World) -> None:
