@@ -20,13 +20,12 @@ from bot.music import MusicClient
 from bot.settings import Settings
 from bot.store import Store
 from bot.web import WebServer, callback_secret, callback_url
+from cogs._ui import APOLOGY, RESTARTING, send_private
 
 log = logging.getLogger(__name__)
 
 EXTENSIONS = ("cogs.instrumental", "cogs.tasks", "cogs.config", "cogs.usage")
 COMMAND_HASH_KEY = "command_hash"
-APOLOGY = "Sorry, something went wrong on our side. It has been logged; please try again later."
-RESTARTING = "I'm restarting right now; please try again in a minute."
 SHUTDOWN_GRACE = 5.0  # seconds a submission on the wire gets to finish when the bot stops
 
 
@@ -185,14 +184,3 @@ class Backline(commands.Bot):
             synced.append("global" if guild is None else f"guild {guild.id}")
             log.info("application commands synced (%s)", synced[-1])
         return synced
-
-
-async def send_private(interaction: discord.Interaction, message: str) -> None:
-    """Answer only the member, whatever state the interaction is in."""
-    try:
-        if interaction.response.is_done():
-            await interaction.followup.send(message, ephemeral=True)
-        else:
-            await interaction.response.send_message(message, ephemeral=True)
-    except discord.HTTPException:
-        log.warning("could not send an error message for interaction %s", interaction.id)

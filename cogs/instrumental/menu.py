@@ -11,9 +11,8 @@ import discord
 
 from bot.core.intake import Options
 from bot.errors import Refusal
-from cogs._ui import clip
+from cogs._ui import clip, send_private
 from cogs.instrumental.requests import recording_of, usable_channel
-from cogs.instrumental.takes import answer
 
 if TYPE_CHECKING:
     from cogs.instrumental.command import Instrumental
@@ -102,7 +101,7 @@ class AddForm(discord.ui.Modal, title="Add instrumental"):
             channel = usable_channel(interaction)
             await self.cog.start(interaction, channel, recording_of(chosen), options, origin="menu")
         except Refusal as refusal:
-            await answer(interaction, str(refusal))
+            await send_private(interaction, str(refusal))
 
     async def on_error(  # type: ignore[override]
         self, interaction: discord.Interaction[Any], error: Exception, /

@@ -24,7 +24,7 @@ from bot.core.intake import Options, Recording
 from bot.core.tasks import TaskView
 from bot.errors import Refusal
 from bot.store import TaskRow, TaskState
-from cogs._ui import clip, plain
+from cogs._ui import APOLOGY, clip, plain, send_private
 from cogs.instrumental.render import ORIGIN_WORDS, take_link
 from cogs.instrumental.requests import recording_of, usable_channel
 
@@ -42,7 +42,6 @@ LABELS = {
     "retry": ("Retry", discord.ButtonStyle.primary, "🔁"),
 }
 CONFIRM_SECONDS = 120.0
-APOLOGY = "Sorry, something went wrong on our side. It has been logged; please try again later."
 INPUT_GONE = (
     "The recording of this take is gone (its message was deleted or is too big to keep), "
     "so I can't make another one from it. Use `/instrumental` with the file."
@@ -80,7 +79,9 @@ class TaskButton(
         bot: Backline = interaction.client
         cog = bot.get_cog("Instrumental")
         if cog is None or bot.stopping:
-            await answer(interaction, "I'm restarting right now; please try again in a minute.")
+            await send_private(
+                interaction, "I'm restarting right now; please try again in a minute."
+            )
             return
         takes: Takes = cog.takes  # type: ignore[attr-defined]
         await takes.run(interaction, self.action, self.task_id)
@@ -99,17 +100,6 @@ def buttons_for(view: TaskView) -> discord.ui.View:
         buttons.add_item(TaskButton(action, task.id))
     buttons.stop()  # dispatched by its template, not kept in the bot's view store
     return buttons
-
-
-async def answer(interaction: discord.Interaction[Any], text: str) -> None:
-    """Privately, whatever state the interaction is in."""
-    try:
-        if interaction.response.is_done():
-            await interaction.followup.send(text, ephemeral=True)
-        else:
-            await interaction.response.send_message(text, ephemeral=True)
-    except discord.HTTPException:
-        log.warning("could not answer interaction %s", interaction.id)
 
 
 def options_of(task: TaskRow, **changes: Any) -> Options:
@@ -202,7 +192,7 @@ class TweakForm(discord.ui.Modal, title="Tweak this take"):
                 **weights,
             )
         except Refusal as refusal:
-            await answer(interaction, str(refusal))
+            await send_private(interaction, str(refusal))
             return
         await self.takes.guarded(interaction, self.takes.again, self.task, "tweak", options)
 
@@ -240,7 +230,7 @@ class Takes:
     async def run(self, interaction: discord.Interaction[Any], action: str, task_id: int) -> None:
         task = await self.bot.store.get_task(task_id)
         if task is None or task.removed_at is not None:
-            await answer(interaction, "This take no longer exists.")
+            await send_private(interaction, "This take no longer exists.")
             return
         handler = {
             "reroll": self.reroll,
@@ -262,7 +252,7 @@ class Takes:
 
     async def failed(self, interaction: discord.Interaction[Any], error: Exception) -> None:
         if isinstance(error, Refusal):
-            await answer(interaction, str(error))
+            await send_private(interaction, str(error))
             return
         log.error(
             "interaction failed (guild %s, user %s)",
@@ -270,7 +260,7 @@ class Takes:
             interaction.user.id,
             exc_info=error,
         )
-        await answer(interaction, APOLOGY)
+        await send_private(interaction, APOLOGY)
 
     async def may_iterate(self, interaction: discord.Interaction[Any], task: TaskRow) -> None:
         if interaction.user.id == task.user_id:
