@@ -14,6 +14,7 @@ from discord.ext import commands
 from bot.core.credits import CreditWatch
 from bot.core.guilds import GuildSettings, Rules
 from bot.core.intake import Intake
+from bot.core.jams import JamService
 from bot.core.tasks import Lifecycle, PollSchedule
 from bot.errors import Refusal
 from bot.music import MusicClient
@@ -24,7 +25,7 @@ from cogs._ui import APOLOGY, RESTARTING, send_private
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.instrumental", "cogs.tasks", "cogs.config", "cogs.usage")
+EXTENSIONS = ("cogs.instrumental", "cogs.tasks", "cogs.config", "cogs.usage", "cogs.jam")
 COMMAND_HASH_KEY = "command_hash"
 SHUTDOWN_GRACE = 5.0  # seconds a submission on the wire gets to finish when the bot stops
 
@@ -68,6 +69,7 @@ class Backline(commands.Bot):
     intake: Intake
     guild_settings: GuildSettings  # not `guilds`: discord.py's Client has that
     credit_watch: CreditWatch
+    jams: JamService
     web: WebServer | None
 
     def __init__(
@@ -128,6 +130,7 @@ class Backline(commands.Bot):
             self.store, self.music, self.guild_settings, every=settings.credit_check_interval
         )
         self.intake = Intake(self.lifecycle, rules, self.guild_settings)
+        self.jams = JamService(self.store, self.lifecycle.now, settings.suno_allowed_models)
         self.web = WebServer(
             self.lifecycle,
             secret=secret,
@@ -142,6 +145,7 @@ class Backline(commands.Bot):
         if self.run_background:
             self.lifecycle.start()
             self.credit_watch.start()
+            self.jams.start()  # a deadline passed while the bot was down is caught up at once
             await self.web.start()
         self._ready_once = True
 
@@ -150,6 +154,7 @@ class Backline(commands.Bot):
         if self._ready_once:
             await self.lifecycle.stop(grace=SHUTDOWN_GRACE)
             await self.credit_watch.stop()
+            await self.jams.stop()
             await self.guild_settings.settle()
             if self.web is not None:
                 await self.web.stop()

@@ -45,7 +45,7 @@ CONFIRM_SECONDS = 60.0
 SECTIONS = {
     "Defaults for requests": DEFAULT_FIELDS,
     "Limits": LIMIT_FIELDS,
-    "Access": ("channels", "role_id"),
+    "Access": ("channels", "role_id", "jam_role_id"),
     "Results and reports": (
         "delivery",
         "rerolls",
@@ -314,6 +314,24 @@ class Config(commands.GroupCog, group_name="config"):
         if role is None:
             raise Refusal("Pick a role, or `clear` to let everyone use the bot.")
         await self.change(interaction, "role", role_id=role.id)
+
+    @app_commands.command(name="jam_role")
+    @app_commands.describe(
+        role="Members with it may start and end jams", clear="Only Manage Server"
+    )
+    async def jam_role(
+        self,
+        interaction: discord.Interaction,
+        role: discord.Role | None = None,
+        clear: bool = False,
+    ) -> None:
+        """The role that may host jams (start and end them), besides moderators."""
+        if clear:
+            await self.change(interaction, "jam_role", jam_role_id=None)
+            return
+        if role is None:
+            raise Refusal("Pick a role, or `clear` to leave jams to moderators.")
+        await self.change(interaction, "jam_role", jam_role_id=role.id)
 
     @app_commands.command(name="delivery")
     @app_commands.describe(mode="thread: a thread per request; in_place: in the channel itself")

@@ -115,6 +115,7 @@ class GuildConfig(BaseModel):
     credit_alert: float | None = None
     blocked_words: tuple[str, ...] = ()
     rerolls: Literal["everyone"] | None = None  # None: only the requester iterates on a take
+    jam_role_id: int | None = None  # may start and end jams (besides Manage Server)
 
     @classmethod
     def load(cls, document: Mapping[str, Any]) -> GuildConfig:
@@ -191,6 +192,7 @@ LABELS: dict[str, tuple[str, Callable[[Any], str]]] = {
     "log_channel_id": ("Log channel", lambda v: f"<#{v}>"),
     "credit_alert": ("Credit alert below", lambda v: f"{v:g} credits"),
     "blocked_words": ("Blocked words", lambda v: ", ".join(f"`{w}`" for w in v)),
+    "jam_role_id": ("Jam hosts", lambda v: f"<@&{v}> and Manage Server"),
     "rerolls": ("Re-roll and Tweak", lambda v: "anyone" if v == "everyone" else "the requester"),
 }
 
@@ -211,6 +213,7 @@ def bot_default(name: str, rules: Rules) -> str:
         "credit_alert": "off",
         "blocked_words": "none",
         "rerolls": "the requester only",
+        "jam_role_id": "Manage Server only",
     }.get(name, "the music service's default")
 
 
@@ -321,7 +324,7 @@ class GuildSettings:
                 if value < 0:
                     raise Refusal("The credit alert threshold cannot be negative.")
                 out[name] = float(value) or None  # 0 turns the alert off
-            elif name in ("delivery", "role_id", "log_channel_id", "rerolls"):
+            elif name in ("delivery", "role_id", "log_channel_id", "rerolls", "jam_role_id"):
                 out[name] = value
             else:
                 raise ValueError(f"unknown server setting {name}")

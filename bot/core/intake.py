@@ -28,7 +28,7 @@ from bot.core.guilds import DEFAULT_FIELDS, GuildConfig, GuildSettings, Limits, 
 from bot.core.tasks import Lifecycle
 from bot.errors import Refusal
 from bot.music.models import TITLE_MAX
-from bot.store import NewTask, TaskRow, Usage
+from bot.store import JamRow, NewTask, TaskRow, Usage
 
 log = logging.getLogger(__name__)
 
@@ -117,14 +117,15 @@ class Intake:
         """Check and record a request, or raise `Refusal`. Cheap checks come first; the
         quota is checked again in the transaction that records the task."""
         rules = self.rules()
+        store = self.lifecycle.store
         config = await self.guilds.get(request.guild_id)
         check_access(config, request)
-        new = self.task_for(request, rules, config)
-        quota = Quota(config.limits(rules), self.lifecycle.now())
+        jam = await self.jam_for(request)
+        new = self.task_for(request, rules, config, jam)
+        quota = Quota(config.limits(rules), self.lifecycle.now(), jam)
         if request.guild_id is not None:  # early, before the recording is downloaded
-            quota.admit(
-                await self.lifecycle.store.usage(request.guild_id, request.user_id, quota.since)
-            )
+            usage = await store.usage(request.guild_id, request.user_id, quota.since, new.jam_id)
+            quota.admit(usage)
         audio = await self.checked_audio(request.recording, rules)
         placing_until = self.lifecycle.now() + PLACING_WINDOW
         task, created = await self.lifecycle.request(
@@ -132,16 +133,41 @@ class Intake:
         )
         return Accepted(task, created, audio)
 
+    async def jam_for(self, request: Request) -> JamRow | None:
+        """In a jam's thread a request is an entry, while the jam takes entries."""
+        if request.thread_id is None:
+            return None
+        jam = await self.lifecycle.store.jam_of_thread(request.thread_id)
+        if jam is None:
+            return None
+        if jam.phase != "submitting" or self.lifecycle.now() >= jam.submit_until:
+            raise Refusal(
+                "This jam no longer takes entries"
+                + (": voting is open." if jam.phase == "voting" else ": it has ended.")
+            )
+        return jam
+
     def task_for(
-        self, request: Request, rules: Rules, config: GuildConfig | None = None
+        self,
+        request: Request,
+        rules: Rules,
+        config: GuildConfig | None = None,
+        jam: JamRow | None = None,
     ) -> NewTask:
-        """The task this request asks for: the member's options, else the server's
-        defaults, else the bot's. Refuses bad text or options, and blocked words."""
+        """The task this request asks for: the member's options, else the jam's style,
+        else the server's defaults, else the bot's. Refuses bad text or options, and
+        blocked words."""
         config = config or GuildConfig()
         options = request.options
-        server = {name: getattr(config, name) for name in DEFAULT_FIELDS}
+        layers = [
+            {name: getattr(options, name) for name in DEFAULT_FIELDS},
+            {"tags": jam.tags, "negative_tags": jam.negative_tags, "model": jam.model}
+            if jam
+            else {},
+            {name: getattr(config, name) for name in DEFAULT_FIELDS},
+        ]
         chosen = {
-            name: getattr(options, name) if getattr(options, name) is not None else server[name]
+            name: next((layer[name] for layer in layers if layer.get(name) is not None), None)
             for name in DEFAULT_FIELDS
         }
         title = " ".join((options.title or "").split())
@@ -180,7 +206,11 @@ class Intake:
             in_place=config.in_place,
             cost=rules.credits_per_task,
             parent_id=request.parent_task_id,
-            origin=request.origin,
+            origin="jam"
+            if jam is not None and request.origin in ("slash", "menu")
+            else request.origin,
+            jam_id=jam.id if jam else None,
+            anonymous=bool(jam and jam.anonymous),
         )
 
     async def checked_audio(self, recording: Recording, rules: Rules) -> bytes:
@@ -236,9 +266,10 @@ def relative(ts: float) -> str:
 class Quota:
     """A member's limits in one server, checked against their usage since UTC midnight."""
 
-    def __init__(self, limits: Limits, now: float) -> None:
+    def __init__(self, limits: Limits, now: float, jam: JamRow | None = None) -> None:
         self.limits = limits
         self.now = now
+        self.jam = jam
         midnight = datetime.fromtimestamp(now, UTC).replace(
             hour=0, minute=0, second=0, microsecond=0
         )
@@ -248,6 +279,12 @@ class Quota:
     def admit(self, usage: Usage) -> None:
         """Raise `Refusal` naming the first rule this request would break."""
         limits = self.limits
+        if self.jam is not None and usage.jam_entries >= self.jam.max_entries:
+            count = self.jam.max_entries
+            raise Refusal(
+                f"You already have {count} {'entry' if count == 1 else 'entries'} in this jam, "
+                "the most it allows per member."
+            )
         if limits.daily_per_server and usage.server_today >= limits.daily_per_server:
             raise Refusal(
                 f"This server has used all {limits.daily_per_server} of today's requests; "

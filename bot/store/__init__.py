@@ -4,15 +4,17 @@ the numbered migration files. Callers see a single `Store`."""
 from bot.store.cards import CardQueries
 from bot.store.database import Database, StoreError
 from bot.store.guilds import GuildQueries
+from bot.store.jams import JamQueries
 from bot.store.kv import KeyValueQueries
 from bot.store.retention import RetentionQueries
-from bot.store.rows import NewTask, Progress, TaskRow, TrackData, TrackRow, Usage
+from bot.store.rows import JamRow, NewTask, Progress, TaskRow, TrackData, TrackRow, Usage
 from bot.store.states import ACTIVE_STATES, Delivery, Stage, TaskState
 from bot.store.tasks import TaskQueries
 from bot.store.tracks import TrackQueries
 
 
 class Store(
+    JamQueries,
     GuildQueries,
     RetentionQueries,
     TaskQueries,
@@ -27,6 +29,7 @@ class Store(
 __all__ = [
     "ACTIVE_STATES",
     "Delivery",
+    "JamRow",
     "NewTask",
     "Progress",
     "Stage",

@@ -39,6 +39,8 @@ class NewTask:
     cost: float = 0.0  # credits this task is expected to cost once the API accepts it
     parent_id: int | None = None  # the task this one re-rolls, tweaks or retries
     origin: str = "slash"  # slash, menu, reroll, tweak, retry, jam
+    jam_id: int | None = None  # an entry of this jam
+    anonymous: bool = False  # shown without the requester's name until the jam's results
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +91,9 @@ class TaskRow:
     parent_id: int | None = None
     origin: str = "slash"
     removed_at: float | None = None  # its posts were deleted: nothing is drawn for it again
+    jam_id: int | None = None
+    anonymous: bool = False
+    vote_message_id: int | None = None
 
     @property
     def active(self) -> bool:
@@ -101,6 +106,35 @@ class TaskRow:
 
 
 @dataclass(frozen=True, slots=True)
+class JamRow:
+    id: int
+    guild_id: int
+    channel_id: int
+    thread_id: int | None
+    card_message_id: int | None
+    host_id: int
+    theme: str
+    tags: str | None
+    negative_tags: str | None
+    model: str | None
+    anonymous: bool
+    max_entries: int
+    phase: str  # submitting, voting, ended
+    submit_until: float
+    vote_until: float
+    announced: str
+    results_message_id: int | None
+    created_at: float
+    ended_at: float | None
+
+    @classmethod
+    def from_row(cls, row: Sequence[Any]) -> Self:
+        values = list(row)
+        values[10] = bool(values[10])
+        return cls(*values)
+
+
+@dataclass(frozen=True, slots=True)
 class Usage:
     """What counts against a member's quota in one server, read with the task's insert."""
 
@@ -110,6 +144,7 @@ class Usage:
     server_today: int  # the server's requests since the start of the day
     running: int  # the member's tasks not finished yet
     last_request_at: float | None  # the member's latest request, for the cooldown
+    jam_entries: int = 0  # the member's entries in the jam the request is for
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +200,7 @@ class Progress:
 
 TASK_COLUMNS = ", ".join(f.name for f in fields(TaskRow))
 TRACK_COLUMNS = ", ".join(f.name for f in fields(TrackRow))
+JAM_COLUMNS = ", ".join(f.name for f in fields(JamRow))
 
 _Converter = Callable[[Any], Any] | None
 
@@ -182,6 +218,7 @@ _TASK_CONVERTERS = _converters(
         "can_retry": bool,
         "quota_returned": bool,
         "in_place": bool,
+        "anonymous": bool,
     },
 )
 _TRACK_CONVERTERS = _converters(TrackRow, {"delivery": Delivery})

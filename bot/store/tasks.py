@@ -49,7 +49,7 @@ class TaskQueries(Database):
                 if await cursor.fetchone() is not None:
                     return False
             if admit is not None and new.guild_id is not None:
-                admit(await _usage(conn, new.guild_id, new.user_id, since))
+                admit(await _usage(conn, new.guild_id, new.user_id, since, new.jam_id))
             cursor = await conn.execute(
                 f"INSERT INTO tasks ({', '.join(_NEW_TASK_COLUMNS)}, "  # noqa: S608 - constant
                 "created_at, updated_at, next_check_at) "
@@ -62,9 +62,11 @@ class TaskQueries(Database):
         rows = await self._tasks("WHERE interaction_id = ?", (new.interaction_id,))
         return rows[0], created
 
-    async def usage(self, guild_id: int, user_id: int, since: float) -> Usage:
+    async def usage(
+        self, guild_id: int, user_id: int, since: float, jam_id: int | None = None
+    ) -> Usage:
         """The member's usage in this server, as `create_task` sees it."""
-        return await _usage(self._conn, guild_id, user_id, since)
+        return await _usage(self._conn, guild_id, user_id, since, jam_id)
 
     async def get_task(self, task_id: int) -> TaskRow | None:
         rows = await self._tasks("WHERE id = ?", (task_id,))
@@ -294,7 +296,9 @@ class TaskQueries(Database):
         )
 
 
-async def _usage(conn: aiosqlite.Connection, guild_id: int, user_id: int, since: float) -> Usage:
+async def _usage(
+    conn: aiosqlite.Connection, guild_id: int, user_id: int, since: float, jam_id: int | None
+) -> Usage:
     async with conn.execute(
         "SELECT "  # noqa: S608 - constant fragments
         " (SELECT count(*) FROM tasks WHERE guild_id = :g AND user_id = :u"
@@ -304,9 +308,18 @@ async def _usage(conn: aiosqlite.Connection, guild_id: int, user_id: int, since:
         f" (SELECT count(*) FROM tasks WHERE guild_id = :g AND user_id = :u"
         f"  AND state IN {ACTIVE_SQL}),"
         " (SELECT max(created_at) FROM tasks WHERE guild_id = :g AND user_id = :u"
-        "  AND NOT quota_returned)",
-        {"g": guild_id, "u": user_id, "since": since},
+        "  AND NOT quota_returned),"
+        f" (SELECT count(*) FROM tasks WHERE jam_id = :jam AND user_id = :u"
+        f"  AND NOT quota_returned AND removed_at IS NULL"
+        f"  AND NOT (state = '{TaskState.FAILED}'))",
+        {"g": guild_id, "u": user_id, "since": since, "jam": jam_id},
     ) as cursor:
         row = await cursor.fetchone()
     assert row is not None
-    return Usage(member_today=row[0], server_today=row[1], running=row[2], last_request_at=row[3])
+    return Usage(
+        member_today=row[0],
+        server_today=row[1],
+        running=row[2],
+        last_request_at=row[3],
+        jam_entries=row[4],
+    )

@@ -131,7 +131,7 @@ class Placement:
         self, task: TaskRow, place: Place, input_file: discord.File | None, note: str | None
     ) -> int | None:
         """The recording heads the thread (or answers the card in place): self-contained."""
-        text = note or f"🎙️ Input recording from <@{task.user_id}>"
+        text = note or f"🎙️ Input recording from {render.requester(task)}"
         try:
             message = await place.target.send(
                 text,
@@ -205,7 +205,7 @@ class Placement:
                 thread_id = thread.id if thread else None
                 shown = Shown(card_message_id=message.id, thread_id=thread_id)
                 return Place(channel, message.id, thread or channel), shown
-        note = f"🎙️ Input recording from <@{task.user_id}>: `{task.input_filename}`"
+        note = f"🎙️ Input recording from {render.requester(task)}: `{task.input_filename}`"
         place, _ = await self.post_card(channel, view, input_note=note)
         log.info("task %d: posted its status card after a restart", task.id)
         return place, place.shown()

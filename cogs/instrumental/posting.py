@@ -26,10 +26,14 @@ DOWNLOAD_TIMEOUT = 60.0
 REQUEST_TOO_LARGE = 40005  # Discord's "Request entity too large"
 
 
-def requester_only(user_id: int) -> discord.AllowedMentions:
-    return discord.AllowedMentions(
-        everyone=False, users=[discord.Object(user_id)], roles=False, replied_user=False
-    )
+def who(task: TaskRow) -> str:
+    """Whom a post addresses: the requester, or nobody for an anonymous jam entry."""
+    return "Entry:" if task.anonymous else f"<@{task.user_id}>"
+
+
+def requester_only(task: TaskRow) -> discord.AllowedMentions:
+    users = [] if task.anonymous else [discord.Object(task.user_id)]
+    return discord.AllowedMentions(everyone=False, users=users, roles=False, replied_user=False)
 
 
 def file_stem(title: str) -> str:
@@ -64,11 +68,11 @@ class Posting:
         self, task: TaskRow, track: TrackRow, place: Place, *, total: int, file: discord.File | None
     ) -> int:
         message = await place.target.send(
-            f"<@{task.user_id}> track {track.position + 1} of {total} is ready.",
+            f"{who(task)} track {track.position + 1} of {total} is ready.",
             embed=render.track_embed(task, track, total=total, linked=file is None),
             **attach(file),
             **place.reply(),
-            allowed_mentions=requester_only(task.user_id),
+            allowed_mentions=requester_only(task),
             nonce=nonce("t", track.id),
         )
         return message.id
@@ -87,10 +91,10 @@ class Posting:
         if found is not None:
             return found
         message = await place.target.send(
-            f"<@{task.user_id}> sorry, this one could not be made.",
+            f"{who(task)} sorry, this one could not be made.",
             embed=render.failure_embed(task),
             **place.reply(),
-            allowed_mentions=requester_only(task.user_id),
+            allowed_mentions=requester_only(task),
             nonce=nonce("f", task.id),
         )
         return message.id

@@ -77,7 +77,7 @@ def card_embed(view: TaskView) -> discord.Embed:
         colour=_COLOURS[view.display],
         description=stage_text(view),
     )
-    embed.add_field(name="Requested by", value=f"<@{task.user_id}>", inline=True)
+    embed.add_field(name="Requested by", value=requester(task), inline=True)
     embed.add_field(name="Model", value=plain(task.model), inline=True)
     if task.completed_at is not None:
         elapsed = f"took {span_text(task.completed_at - task.created_at)}"
@@ -122,6 +122,11 @@ def card_url(task: TaskRow) -> str | None:
         return None
     guild = task.guild_id or "@me"
     return f"https://discord.com/channels/{guild}/{task.channel_id}/{task.card_message_id}"
+
+
+def requester(task: TaskRow) -> str:
+    """The requester's mention; an anonymous jam entry shows none until the results."""
+    return "an entrant (revealed with the results)" if task.anonymous else f"<@{task.user_id}>"
 
 
 def track_embed(task: TaskRow, track: TrackRow, *, total: int, linked: bool) -> discord.Embed:

@@ -363,7 +363,7 @@ class Takes:
         placement = self.cog.delivery.placement
         place = await placement.place_of(task)
         posts = [t.message_id for t in await self.bot.store.tracks_for_task(task.id)]
-        posts += [task.input_message_id, task.notice_message_id]
+        posts += [task.input_message_id, task.notice_message_id, task.vote_message_id]
         thread = place.target if isinstance(place.target, discord.Thread) else None
         whole_thread = thread is not None and thread.id == task.card_message_id
         if whole_thread and thread is not None:

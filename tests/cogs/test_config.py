@@ -56,7 +56,7 @@ def test_config_is_a_server_only_group_for_manage_server(harness: Harness) -> No
     )
     assert {c.name for c in config.commands} == {
         "show", "defaults", "limits", "channels", "role", "delivery", "log_channel",
-        "credit_alert", "blocked_words", "reset", "rerolls",
+        "credit_alert", "blocked_words", "reset", "rerolls", "jam_role",
     }  # fmt: skip
     credits = harness.bot.tree.get_command("credits")
     assert credits.default_permissions == discord.Permissions(manage_guild=True)

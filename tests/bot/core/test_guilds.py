@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import AsyncIterator
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -182,8 +183,10 @@ async def test_two_requests_racing_for_the_last_slot_one_wins(intake: Intake) ->
     barrier = asyncio.Barrier(2)
     original = store.usage
 
-    async def both_read_first(guild_id: int, user_id: int, since: float) -> Usage:
-        usage = await original(guild_id, user_id, since)
+    async def both_read_first(
+        guild_id: int, user_id: int, since: float, jam_id: int | None = None
+    ) -> Usage:
+        usage = await original(guild_id, user_id, since, jam_id)
         await barrier.wait()  # both early checks pass before either records
         return usage
 
@@ -202,3 +205,21 @@ async def test_a_task_the_api_never_took_gives_its_slot_back(intake: Intake, clo
     store = intake.lifecycle.store
     await store.fail_task(first.id, "refused", now=clock.now, not_taken=True)
     assert (await intake.take(ask(3))).created
+
+
+def test_ties_share_a_place() -> None:
+    from bot.core.jams import rank
+
+    entries = [replace(_row(i), id=i) for i in (1, 2, 3, 4)]
+    standings = rank(entries, {1: 2, 2: 5, 3: 2})
+    assert [(s.entry.id, s.votes, s.place) for s in standings] == [
+        (2, 5, 1), (1, 2, 2), (3, 2, 2), (4, 0, 4)
+    ]  # fmt: skip
+
+
+def _row(task_id: int) -> Any:
+    from bot.store import TaskRow
+
+    values = {f.name: None for f in fields(TaskRow)}
+    values.update(id=task_id, created_at=0.0, updated_at=0.0)
+    return TaskRow(**values)

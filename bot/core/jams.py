@@ -1,0 +1,249 @@
+"""Jam sessions: a theme, a submission window, entries, a vote, results.
+
+A jam lives in the store with its deadlines; `tick` moves every jam whose deadline passed
+(each move is one conditional UPDATE, so it happens once even with two processes or a
+host's click racing the clock) and then has the port post what members should see. What
+was announced is recorded after it is posted, so a restart posts what is missing and
+nothing twice (the port's posts carry nonces for the crash in between).
+
+Entries are ordinary tasks made in the jam's thread (`Intake` applies the jam's style and
+its entry limit); votes are one row per member and jam.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import Counter
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from typing import Protocol
+
+from bot.errors import Refusal
+from bot.store import JamRow, Store, TaskRow
+
+log = logging.getLogger(__name__)
+
+MAX_MINUTES = 7 * 24 * 60
+MAX_ENTRIES = 10
+THEME_MAX = 200
+TICK_MAX = 30.0  # seconds between checks when no deadline is near
+
+
+@dataclass(frozen=True, slots=True)
+class Standing:
+    entry: TaskRow
+    votes: int
+    place: int  # ties share a place: 1, 1, 3
+
+
+def rank(entries: Collection[TaskRow], tallies: dict[int, int]) -> list[Standing]:
+    """Most votes first; equal votes share a place (standard competition ranking)."""
+    ordered = sorted(entries, key=lambda e: (-tallies.get(e.id, 0), e.id))
+    standings: list[Standing] = []
+    for index, entry in enumerate(ordered):
+        votes = tallies.get(entry.id, 0)
+        tied = standings and standings[-1].votes == votes
+        place = standings[-1].place if tied else index + 1
+        standings.append(Standing(entry, votes, place))
+    return standings
+
+
+@dataclass(frozen=True, slots=True)
+class Board:
+    user_id: int
+    wins: int
+    entries: int
+    votes: int
+
+
+class JamPort(Protocol):
+    """What the jam core needs from Discord."""
+
+    async def redraw(self, jam: JamRow, entries: int) -> None:
+        """Edit the announcement card (theme, style, phase, deadlines, winner)."""
+
+    async def voting_opened(self, jam: JamRow, entries: list[TaskRow]) -> None:
+        """Tell the thread that voting is open."""
+
+    async def vote_button(self, jam: JamRow, entry: TaskRow, number: int) -> int:
+        """Post an entry's message with its Vote button; return its id."""
+
+    async def results(self, jam: JamRow, standings: list[Standing]) -> int | None:
+        """Post the results (or a short note when nobody entered); return the message id."""
+
+
+class JamService:
+    def __init__(
+        self, store: Store, clock: Callable[[], float], allowed_models: Collection[str]
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.allowed_models = allowed_models
+        self.port: JamPort | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+        self._lock = asyncio.Lock()  # one tick at a time in this process
+
+    # -- starting, ending, voting ----------------------------------------------------------
+
+    async def open(
+        self,
+        *,
+        guild_id: int,
+        channel_id: int,
+        host_id: int,
+        theme: str,
+        duration: int,
+        voting: int,
+        tags: str | None,
+        negative_tags: str | None,
+        model: str | None,
+        anonymous: bool,
+        max_entries: int,
+    ) -> JamRow:
+        theme = " ".join(theme.split())
+        if not 1 <= len(theme) <= THEME_MAX:
+            raise Refusal(f"The theme must be 1 to {THEME_MAX} characters.")
+        for name, minutes in (("duration", duration), ("voting", voting)):
+            if not 1 <= minutes <= MAX_MINUTES:
+                raise Refusal(
+                    f"The {name} must be from 1 minute to 7 days ({MAX_MINUTES} minutes)."
+                )
+        if not 1 <= max_entries <= MAX_ENTRIES:
+            raise Refusal(f"Entries per member must be from 1 to {MAX_ENTRIES}.")
+        if model is not None and model not in self.allowed_models:
+            raise Refusal(f"The model {model} is not offered here.")
+        now = self.clock()
+        jam = await self.store.create_jam(
+            guild_id=guild_id,
+            channel_id=channel_id,
+            host_id=host_id,
+            theme=theme,
+            tags=(tags or "").strip() or None,
+            negative_tags=(negative_tags or "").strip() or None,
+            model=model,
+            anonymous=anonymous,
+            max_entries=max_entries,
+            submit_until=now + duration * 60,
+            vote_until=now + (duration + voting) * 60,
+            now=now,
+        )
+        if jam is None:
+            raise Refusal("A jam is already running in this channel: see `/jam status`.")
+        return jam
+
+    async def end_phase(self, jam: JamRow) -> str:
+        """The host ends the current phase early; returns the phase now."""
+        after = {"submitting": "voting", "voting": "ended"}.get(jam.phase)
+        if after is None or not await self.store.move_jam(
+            jam.id, jam.phase, after, now=self.clock()
+        ):
+            raise Refusal("This jam has already moved on.")
+        await self.tick()  # a vote nobody can join (no entries) ends at once
+        fresh = await self.store.get_jam(jam.id)
+        return fresh.phase if fresh else after
+
+    async def vote(self, jam_id: int, voter_id: int, entry_id: int) -> tuple[str, int]:
+        """Returns what happened ('voted', 'moved', 'taken back') and the entry's number."""
+        jam = await self.store.get_jam(jam_id)
+        if jam is None or jam.phase != "voting" or self.clock() >= jam.vote_until:
+            raise Refusal("Voting is closed for this jam.")
+        entries = await self.store.jam_entries(jam_id)
+        numbers = {entry.id: number for number, entry in enumerate(entries, 1)}
+        entry = next((e for e in entries if e.id == entry_id), None)
+        if entry is None:
+            raise Refusal("This entry is no longer in the vote.")
+        if entry.user_id == voter_id:
+            raise Refusal("You can't vote for your own entry.")
+        outcome = await self.store.vote(jam_id, voter_id, entry_id, now=self.clock())
+        return outcome, numbers[entry_id]
+
+    async def standings(self, jam: JamRow) -> list[Standing]:
+        entries = await self.store.jam_entries(jam.id)
+        return rank(entries, await self.store.tallies(jam.id))
+
+    async def leaderboard(self, guild_id: int) -> list[Board]:
+        wins: Counter[int] = Counter()
+        entries: Counter[int] = Counter()
+        votes: Counter[int] = Counter()
+        for jam in await self.store.ended_jams(guild_id):
+            for standing in await self.standings(jam):
+                user = standing.entry.user_id
+                entries[user] += 1
+                votes[user] += standing.votes
+                if standing.place == 1 and standing.votes > 0:
+                    wins[user] += 1
+        boards = [Board(u, wins[u], entries[u], votes[u]) for u in entries]
+        return sorted(boards, key=lambda b: (-b.wins, -b.votes, -b.entries, b.user_id))
+
+    # -- time -------------------------------------------------------------------------------
+
+    async def tick(self) -> None:
+        """Move every jam whose deadline passed and post what is missing."""
+        async with self._lock:
+            for jam in await self.store.jams_needing_work(self.clock()):
+                try:
+                    await self._advance(jam)
+                except Exception:
+                    log.exception("jam %d: could not move on (tried again shortly)", jam.id)
+
+    async def _advance(self, jam: JamRow) -> None:
+        now = self.clock()
+        changed = False
+        if jam.phase == "submitting" and now >= jam.submit_until:
+            changed |= await self.store.move_jam(jam.id, "submitting", "voting", now=now)
+            jam = await self.store.get_jam(jam.id) or jam
+        nobody = jam.phase == "voting" and not await self.store.jam_entries(jam.id)
+        if jam.phase == "voting" and (now >= jam.vote_until or nobody):
+            changed |= await self.store.move_jam(jam.id, "voting", "ended", now=now)
+            jam = await self.store.get_jam(jam.id) or jam
+        if self.port is None:
+            return
+        entries = await self.store.jam_entries(jam.id)
+        if jam.phase in ("voting", "ended") and jam.announced == "submitting":
+            if entries:  # with none, the results say so
+                await self.port.voting_opened(jam, entries)
+            await self.store.set_announced(jam.id, "voting", None)
+            changed = True
+        if jam.phase == "voting":
+            for number, entry in enumerate(entries, 1):
+                if entry.vote_message_id is None:
+                    message_id = await self.port.vote_button(jam, entry, number)
+                    await self.store.set_vote_message(entry.id, message_id)
+                    changed = True
+        if jam.phase == "ended" and jam.announced != "ended":
+            results_id = await self.port.results(jam, await self.standings(jam))
+            await self.store.set_announced(jam.id, "ended", results_id)
+            changed = True
+        if changed:
+            await self.port.redraw(await self.store.get_jam(jam.id) or jam, len(entries))
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="jam-clock")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.tick()
+                deadline = await self.store.next_jam_deadline()
+            except Exception:
+                log.exception("jam clock round failed")
+                deadline = None
+            delay = TICK_MAX if deadline is None else deadline - self.clock()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(min(TICK_MAX, max(0.05, delay))):
+                    await self._wake.wait()
+            self._wake.clear()
