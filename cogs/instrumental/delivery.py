@@ -23,6 +23,7 @@ import discord
 from bot.core.tasks import Shown, TaskView
 from bot.core.tasks.port import PermanentDeliveryError
 from bot.store import TaskRow, TrackRow
+from cogs._ui import clip, plain
 from cogs.instrumental import render
 from cogs.instrumental.placement import THREAD_LOCKED, Placement
 from cogs.instrumental.posting import Posting
@@ -89,7 +90,12 @@ class DiscordDelivery:
             place, shown = await self.placement.recover(task, view)
         else:
             place = await self.placement.place_of(task, thread=False)
-        if view.display == "failed" and task.notice_message_id is None:
+        if view.display == "failed" and task.notice_message_id is None and task.jam_id:
+            # A jam entry that failed is not in the vote: its author hears it privately.
+            notice = await self._tell_entrant(task)
+            if notice is not None:
+                shown = replace(shown, notice_message_id=notice)
+        elif view.display == "failed" and task.notice_message_id is None:
             try:
                 with classified():
                     if task.card_message_id is not None:
@@ -120,6 +126,21 @@ class DiscordDelivery:
     async def find_delivery(self, task: TaskRow, track: TrackRow) -> int | None:
         with classified():
             return await self.posting.find_track(track, await self.placement.place_of(task))
+
+    async def _tell_entrant(self, task: TaskRow) -> int | None:
+        reason = task.error or "The music service could not make this track."
+        text = (
+            f"Your jam entry **{clip(plain(task.title), 100)}** could not be "
+            f"made: {reason} It is not in the vote; while submissions are open you can enter "
+            "again in the jam's thread."
+        )
+        try:
+            user = self.bot.get_user(task.user_id) or await self.bot.fetch_user(task.user_id)
+            message = await user.send(text, allowed_mentions=discord.AllowedMentions.none())
+        except discord.HTTPException as exc:
+            log.info("task %d: could not tell the entrant by DM (%s)", task.id, exc)
+            return None
+        return int(message.id)
 
     async def give_up(self, task: TaskRow, reason: str) -> None:
         """A direct message to the requester: where the request was and why nothing more

@@ -251,3 +251,19 @@ async def test_an_anonymous_jam_names_nobody_before_the_results(
     revealed = visible()
     assert f"<@{world.alice.id}>" in revealed and f"<@{world.bob.id}>" in revealed
     assert re.search(r"1\. Entry #1 “Moonlight” by <@\d+>: 1 vote", revealed)
+
+
+async def test_a_failed_entry_is_told_privately_and_left_out(
+    harness: Harness, world: World, cast: Cast
+) -> None:
+    harness.simulator.config.failure_rate = 1.0
+    harness.start_lifecycle()
+    thread = await start_jam(harness, world, cast)
+    await enter(harness, world.alice, thread, title="Lost")
+    dms = lambda: bot_messages(world.alice.user.dm_channel, harness.bot)  # noqa: E731
+    [dm] = await wait_until(dms)
+    assert dm.content.startswith("Your jam entry **Lost** could not be made:")
+    assert not any("could not be made" in t for t in texts(thread, harness))
+    jam = await harness.bot.store.running_jam(world.channel.id)
+    assert jam is not None and await harness.bot.store.jam_entries(jam.id) == []
+    assert (await enter(harness, world.alice, thread)).startswith("Got it!")  # may enter again
