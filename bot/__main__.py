@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import logging
 import signal
@@ -76,10 +77,30 @@ def stop_on_signals(bot: Backline) -> None:
         loop.add_signal_handler(signum, stop, signum)
 
 
-def main() -> int:
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
+    parser.add_argument(
+        "--playground",
+        action="store_true",
+        help="run the real bot in a local web page (an in-memory Discord), no token needed; "
+        "also what happens when no DISCORD_TOKEN is configured",
+    )
+    parser.add_argument("--port", type=int, default=None, help="the playground page's port")
+    parser.add_argument(
+        "--fresh", action="store_true", help="wipe the playground's database before starting"
+    )
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    if args.playground:
+        return run_playground(args, "started with --playground")
     try:
         settings = load_settings()
     except SettingError as exc:
+        if str(exc) == "setting DISCORD_TOKEN is missing":
+            return run_playground(args, "no DISCORD_TOKEN is set")
         print(f"backline: {exc}", file=sys.stderr)
         return 2
     setup_logging(settings.log_level)
@@ -97,6 +118,21 @@ def main() -> int:
         )
         return 1
     except StoreError as exc:
+        print(f"backline: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def run_playground(args: argparse.Namespace, reason: str) -> int:
+    """The playground: imported here only, so the bot itself never loads the simulator."""
+    import playground
+
+    setup_logging("WARNING")  # the page is the interface; the one line below says where
+    try:
+        asyncio.run(playground.run(port=args.port, fresh=args.fresh, reason=reason))
+    except KeyboardInterrupt:
+        pass
+    except SettingError as exc:
         print(f"backline: {exc}", file=sys.stderr)
         return 2
     return 0

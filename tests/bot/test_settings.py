@@ -115,8 +115,8 @@ def test_bad_settings_name_the_variable(
 @pytest.mark.parametrize(
     ("env", "variable"),
     [
-        ({}, "DISCORD_TOKEN"),
         ({"DISCORD_TOKEN": "t", "SUNO_API_KEY": "k", "CALLBACK_PORT": "x"}, "CALLBACK_PORT"),
+        ({"DISCORD_TOKEN": "t"}, "SUNO_API_KEY"),
     ],
 )
 def test_python_m_bot_exits_with_one_line(
