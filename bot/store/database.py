@@ -24,8 +24,52 @@ from bot.store.rows import TASK_COLUMNS, TaskRow
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-Work = Callable[[aiosqlite.Connection], Awaitable[T]]
 Params = Sequence[Any] | Mapping[str, Any]
+Row = Sequence[Any]
+
+
+class Conn:
+    """One transaction's statements, the same calls on every engine (`PgConn` is the
+    PostgreSQL one). Parameters are `?` in order or `:name`."""
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self._conn = conn
+
+    async def execute(self, sql: str, params: Params = ()) -> int:
+        """Run one statement; returns the rows it changed."""
+        cursor = await self._conn.execute(sql, params)
+        return cursor.rowcount
+
+    async def insert(self, sql: str, params: Params = ()) -> int:
+        """Run one INSERT of one row; returns its `id`."""
+        cursor = await self._conn.execute(sql, params)
+        assert cursor.lastrowid is not None
+        return cursor.lastrowid
+
+    async def fetchone(self, sql: str, params: Params = ()) -> Row | None:
+        async with self._conn.execute(sql, params) as cursor:
+            row: Row | None = await cursor.fetchone()
+            return row
+
+    async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
+        async with self._conn.execute(sql, params) as cursor:
+            return list(await cursor.fetchall())
+
+
+Work = Callable[[Conn], Awaitable[T]]
+
+
+class Dialect:
+    """The few SQL spellings that differ between engines (SQLite here)."""
+
+    name = "sqlite"
+    unique_violation: tuple[type[Exception], ...] = (sqlite3.IntegrityError,)
+
+    @staticmethod
+    def json_has(column: str, key_param: str) -> str:
+        """True where the JSON document in `column` sets the key given as a parameter."""
+        return f"json_extract({column}, '$.' || {key_param}) IS NOT NULL"
+
 
 PING_TIMEOUT = 2.0  # seconds a health check waits for the write lock
 
@@ -56,6 +100,8 @@ def migrations() -> list[tuple[int, str]]:
 
 class Database:
     """The connection and the helpers the query mixins build on."""
+
+    dialect = Dialect()
 
     def __init__(self, conn: aiosqlite.Connection, path: Path) -> None:
         self._conn = conn
@@ -114,7 +160,7 @@ class Database:
             return
 
         # executescript would commit on its own; run statements inside one transaction.
-        async def apply(conn: aiosqlite.Connection) -> None:
+        async def apply(conn: Conn) -> None:
             for number, sql in pending:
                 for statement in _statements(sql):
                     await conn.execute(statement)
@@ -126,8 +172,7 @@ class Database:
     # -- helpers for the query mixins -----------------------------------------------------
 
     async def _scalar(self, sql: str, params: Params = ()) -> Any:
-        async with self._conn.execute(sql, params) as cursor:
-            row = await cursor.fetchone()
+        row = await self._fetchone(sql, params)
         return row[0] if row else None
 
     async def _transaction(self, work: Work[T], *, commit: bool = True) -> T:
@@ -154,7 +199,7 @@ class Database:
                 await conn.execute("ROLLBACK")
             try:
                 await conn.execute("BEGIN IMMEDIATE")
-                result = await work(conn)
+                result = await work(Conn(conn))
                 await conn.execute("COMMIT" if commit else "ROLLBACK")
             except BaseException:
                 # Also after a failed BEGIN or COMMIT: statements run in order, so this
@@ -163,24 +208,38 @@ class Database:
                 raise
             return result
 
+    async def _fetchone(self, sql: str, params: Params = ()) -> Row | None:
+        """A read outside any transaction (it sees the last committed state)."""
+        return await Conn(self._conn).fetchone(sql, params)
+
+    async def _fetchall(self, sql: str, params: Params = ()) -> list[Row]:
+        return await Conn(self._conn).fetchall(sql, params)
+
     async def _write(self, sql: str, params: Params = ()) -> int:
         """One statement in its own transaction; returns the rows changed."""
 
-        async def write(conn: aiosqlite.Connection) -> int:
-            cursor = await conn.execute(sql, params)
-            return cursor.rowcount
+        async def write(conn: Conn) -> int:
+            return await conn.execute(sql, params)
 
         return await self._transaction(write)
 
+    async def _insert(self, sql: str, params: Params = ()) -> int:
+        """One row inserted in its own transaction; returns its id."""
+
+        async def insert(conn: Conn) -> int:
+            return await conn.insert(sql, params)
+
+        return await self._transaction(insert)
+
     async def _tasks(self, where: str, params: Params = ()) -> list[TaskRow]:
-        async with self._conn.execute(
+        rows = await self._fetchall(
             f"SELECT {TASK_COLUMNS} FROM tasks {where}",  # noqa: S608 - constant columns
             params,
-        ) as cursor:
-            return [TaskRow.from_row(row) for row in await cursor.fetchall()]
+        )
+        return [TaskRow.from_row(row) for row in rows]
 
 
-async def _nothing(conn: aiosqlite.Connection) -> None:
+async def _nothing(conn: Conn) -> None:
     """A ping's transaction: taking the write lock is the whole test."""
 
 

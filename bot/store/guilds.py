@@ -6,9 +6,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-import aiosqlite
-
-from bot.store.database import Database
+from bot.store.database import Conn, Database
 from bot.store.rows import TaskRow
 from bot.store.sql import ACTIVE_SQL
 
@@ -28,11 +26,10 @@ class GuildQueries(Database):
         """Read, change and write one server's document in one transaction (two moderators
         editing at once cannot lose each other's change). Returns (old, new)."""
 
-        async def apply(conn: aiosqlite.Connection) -> tuple[Document, Document]:
-            async with conn.execute(
+        async def apply(conn: Conn) -> tuple[Document, Document]:
+            row = await conn.fetchone(
                 "SELECT config FROM guild_settings WHERE guild_id = ?", (guild_id,)
-            ) as cursor:
-                row = await cursor.fetchone()
+            )
             old: Document = json.loads(row[0]) if row else {}
             new = change(dict(old))
             await conn.execute(
@@ -47,12 +44,12 @@ class GuildQueries(Database):
 
     async def guilds_with(self, key: str) -> list[tuple[int, Document]]:
         """Servers whose document sets `key` (for example a log channel)."""
-        async with self._conn.execute(
-            "SELECT guild_id, config FROM guild_settings "
-            "WHERE json_extract(config, '$.' || ?) IS NOT NULL ORDER BY guild_id",
+        rows = await self._fetchall(
+            "SELECT guild_id, config FROM guild_settings "  # noqa: S608 - constant fragment
+            f"WHERE {self.dialect.json_has('config', '?')} ORDER BY guild_id",
             (key,),
-        ) as cursor:
-            return [(row[0], json.loads(row[1])) for row in await cursor.fetchall()]
+        )
+        return [(row[0], json.loads(row[1])) for row in rows]
 
     async def credit_alerted(self, guild_id: int) -> bool:
         return bool(
@@ -70,12 +67,11 @@ class GuildQueries(Database):
     async def credits_used(self, guild_id: int, since_day: str) -> tuple[int, float]:
         """Requests the API accepted for this server and their credits, from a UTC day on
         (`YYYY-MM-DD`)."""
-        async with self._conn.execute(
+        row = await self._fetchone(
             "SELECT coalesce(sum(requests), 0), coalesce(sum(credits), 0) FROM guild_usage "
             "WHERE guild_id = ? AND day >= ?",
             (guild_id, since_day),
-        ) as cursor:
-            row = await cursor.fetchone()
+        )
         assert row is not None
         return int(row[0]), float(row[1])
 

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import sqlite3
-
-import aiosqlite
-
-from bot.store.database import Database
+from bot.store.database import Conn, Database
 from bot.store.rows import JAM_COLUMNS, JamRow, TaskRow
 from bot.store.states import TaskState
 
@@ -40,17 +36,9 @@ class JamQueries(Database):
                 (guild_id, channel_id, host_id, theme, tags, negative_tags, model, anonymous,
                  max_entries, submit_until, vote_until, now),
             )  # fmt: skip
-        except sqlite3.IntegrityError:
+        except self.dialect.unique_violation:
             return None
         return await self.get_jam(jam_id)
-
-    async def _insert(self, sql: str, params: tuple[object, ...]) -> int:
-        async def insert(conn: aiosqlite.Connection) -> int:
-            cursor = await conn.execute(sql, params)
-            assert cursor.lastrowid is not None
-            return cursor.lastrowid
-
-        return await self._transaction(insert)
 
     async def drop_jam(self, jam_id: int) -> None:
         """A jam whose announcement could not be posted never started."""
@@ -97,13 +85,13 @@ class JamQueries(Database):
         """`before` → `after`, once: False if another process or click moved it first."""
         changed = await self._write(
             "UPDATE jams SET phase = :after, "
-            "submit_until = CASE WHEN :after = 'voting' THEN min(submit_until, :now) "
+            "submit_until = CASE WHEN :after = 'voting' AND :now < submit_until THEN :now "
             " ELSE submit_until END, "
             # Ended early, the vote keeps its length; on time (or caught up after a
             # restart), its deadline stays where it was.
             "vote_until = CASE WHEN :after = 'voting' AND :now < submit_until "
             " THEN :now + (vote_until - submit_until) "
-            " WHEN :after = 'ended' THEN min(vote_until, :now) ELSE vote_until END, "
+            " WHEN :after = 'ended' AND :now < vote_until THEN :now ELSE vote_until END, "
             "ended_at = CASE WHEN :after = 'ended' THEN :now ELSE ended_at END "
             "WHERE id = :id AND phase = :before",
             {"id": jam_id, "before": before, "after": after, "now": now},
@@ -129,12 +117,11 @@ class JamQueries(Database):
     async def vote(self, jam_id: int, voter_id: int, task_id: int, *, now: float) -> str:
         """'voted', 'moved' or 'taken back', in one transaction (the jam must be voting)."""
 
-        async def vote(conn: aiosqlite.Connection) -> str:
-            async with conn.execute(
+        async def vote(conn: Conn) -> str:
+            row = await conn.fetchone(
                 "SELECT task_id FROM jam_votes WHERE jam_id = ? AND voter_id = ?",
                 (jam_id, voter_id),
-            ) as cursor:
-                row = await cursor.fetchone()
+            )
             if row is not None and row[0] == task_id:
                 await conn.execute(
                     "DELETE FROM jam_votes WHERE jam_id = ? AND voter_id = ?", (jam_id, voter_id)
@@ -157,11 +144,11 @@ class JamQueries(Database):
         return task_id
 
     async def tallies(self, jam_id: int) -> dict[int, int]:
-        async with self._conn.execute(
+        rows = await self._fetchall(
             "SELECT task_id, count(*) FROM jam_votes WHERE jam_id = ? GROUP BY task_id",
             (jam_id,),
-        ) as cursor:
-            return {row[0]: row[1] for row in await cursor.fetchall()}
+        )
+        return {row[0]: row[1] for row in rows}
 
     async def ended_jams(self, guild_id: int, limit: int = 200) -> list[JamRow]:
         return await self._jams(
@@ -169,8 +156,8 @@ class JamQueries(Database):
         )
 
     async def _jams(self, where: str, params: tuple[object, ...] = ()) -> list[JamRow]:
-        async with self._conn.execute(
+        rows = await self._fetchall(
             f"SELECT {JAM_COLUMNS} FROM jams {where}",  # noqa: S608 - constant columns
             params,
-        ) as cursor:
-            return [JamRow.from_row(row) for row in await cursor.fetchall()]
+        )
+        return [JamRow.from_row(row) for row in rows]

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import logging
 
-import aiosqlite
-
-from bot.store.database import Database
+from bot.store.database import Conn, Database
 from bot.store.states import Delivery, TaskState, sql_list
 
 log = logging.getLogger(__name__)
@@ -42,8 +40,8 @@ PURGE_SQL = (
 class RetentionQueries(Database):
     async def count_by_state(self) -> dict[str, int]:
         """Tasks by state (states without tasks left out), from the kept counts."""
-        async with self._conn.execute("SELECT state, n FROM task_counts WHERE n > 0") as cursor:
-            return {TaskState(state): count for state, count in await cursor.fetchall()}
+        rows = await self._fetchall("SELECT state, n FROM task_counts WHERE n > 0")
+        return {TaskState(state): count for state, count in rows}
 
     async def purge_finished(self, finished_before: float, *, batch: int = PURGE_BATCH) -> int:
         """Delete tasks final since before `finished_before` whose ready tracks are all
@@ -51,9 +49,8 @@ class RetentionQueries(Database):
         if batch < 1:
             raise ValueError("the batch must hold at least one row")
 
-        async def purge(conn: aiosqlite.Connection) -> int:
-            cursor = await conn.execute(PURGE_SQL, {"before": finished_before, "batch": batch})
-            return cursor.rowcount
+        async def purge(conn: Conn) -> int:
+            return await conn.execute(PURGE_SQL, {"before": finished_before, "batch": batch})
 
         total = 0
         while True:

@@ -16,7 +16,7 @@ ACTIVE_SQL = sql_list(ACTIVE_STATES)
 # scheduler when to wake: it must not report a card it may not touch as due.
 CARD_DUE_AT = (
     "(CASE WHEN card_message_id IS NULL AND placing_until IS NOT NULL"
-    " THEN max(card_retry_at, placing_until) ELSE card_retry_at END)"
+    " AND placing_until > card_retry_at THEN placing_until ELSE card_retry_at END)"
 )
 
 # A finished track that still has to be posted (matches the index tracks_undelivered).

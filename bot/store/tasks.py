@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import fields
 
-import aiosqlite
-
-from bot.store.database import Database
+from bot.store.database import Conn, Database, Params, Row
 from bot.store.rows import NewTask, Progress, TaskRow, Usage
 from bot.store.sql import ACTIVE_SQL, CARD_DUE_AT, TRACK_PLACED, TRACK_WAITING
 from bot.store.states import Delivery, Stage, TaskState, sql_list
@@ -42,21 +40,21 @@ class TaskQueries(Database):
         now = time.time() if now is None else now
         values = [getattr(new, name) for name in _NEW_TASK_COLUMNS]
 
-        async def insert(conn: aiosqlite.Connection) -> bool:
-            async with conn.execute(
+        async def insert(conn: Conn) -> bool:
+            seen = await conn.fetchone(
                 "SELECT 1 FROM tasks WHERE interaction_id = ?", (new.interaction_id,)
-            ) as cursor:
-                if await cursor.fetchone() is not None:
-                    return False
+            )
+            if seen is not None:
+                return False
             if admit is not None and new.guild_id is not None:
-                admit(await _usage(conn, new.guild_id, new.user_id, since, new.jam_id))
-            cursor = await conn.execute(
+                admit(await _usage(conn.fetchone, new.guild_id, new.user_id, since, new.jam_id))
+            changed = await conn.execute(
                 f"INSERT INTO tasks ({', '.join(_NEW_TASK_COLUMNS)}, "  # noqa: S608 - constant
                 "created_at, updated_at, next_check_at) "
                 f"VALUES ({', '.join('?' * len(_NEW_TASK_COLUMNS))}, ?, ?, ?)",
                 [*values, now, now, now],
             )
-            return cursor.rowcount == 1
+            return changed == 1
 
         created = await self._transaction(insert)
         rows = await self._tasks("WHERE interaction_id = ?", (new.interaction_id,))
@@ -66,7 +64,8 @@ class TaskQueries(Database):
         self, guild_id: int, user_id: int, since: float, jam_id: int | None = None
     ) -> Usage:
         """The member's usage in this server, as `create_task` sees it."""
-        return await _usage(self._conn, guild_id, user_id, since, jam_id)
+
+        return await _usage(self._fetchone, guild_id, user_id, since, jam_id)
 
     async def get_task(self, task_id: int) -> TaskRow | None:
         rows = await self._tasks("WHERE id = ?", (task_id,))
@@ -84,13 +83,13 @@ class TaskQueries(Database):
         """Its posts are being deleted: nothing is drawn or posted for it again. Only a
         finished task; False if it is not (or was removed already)."""
 
-        async def remove(conn: aiosqlite.Connection) -> bool:
-            cursor = await conn.execute(
+        async def remove(conn: Conn) -> bool:
+            changed = await conn.execute(
                 "UPDATE tasks SET removed_at = ?, card_dirty = 0, updated_at = ? "  # noqa: S608
                 f"WHERE id = ? AND removed_at IS NULL AND state NOT IN {ACTIVE_SQL}",
                 (now, now, task_id),
             )
-            if cursor.rowcount != 1:
+            if changed != 1:
                 return False
             await conn.execute(
                 f"UPDATE tracks SET delivery = '{Delivery.FAILED}', "  # noqa: S608 - constant
@@ -125,7 +124,7 @@ class TaskQueries(Database):
             f" SELECT min(next_check_at) AS t FROM tasks WHERE state IN {ACTIVE_SQL}"
             f" UNION ALL SELECT min({CARD_DUE_AT}) FROM tasks WHERE card_dirty = 1"
             " UNION ALL SELECT min(next_delivery_at) FROM tracks"
-            f"  WHERE {TRACK_WAITING} AND {TRACK_PLACED})"
+            f"  WHERE {TRACK_WAITING} AND {TRACK_PLACED}) AS due"
         )
         return due
 
@@ -202,7 +201,7 @@ class TaskQueries(Database):
         changed = await self._write(
             f"UPDATE tasks SET state = '{TaskState.FAILED}', "  # noqa: S608 - constant
             "error = ?, can_retry = ?, next_check_at = NULL, completed_at = ?, "
-            "quota_returned = (? AND api_task_id IS NULL), "
+            "quota_returned = CASE WHEN ? AND api_task_id IS NULL THEN 1 ELSE 0 END, "
             "card_dirty = 1, card_retry_at = 0, updated_at = ? "
             f"WHERE id = ? AND state IN {ACTIVE_SQL}",
             (reason, can_retry, now, not_taken, now, task_id),
@@ -234,11 +233,8 @@ class TaskQueries(Database):
         Returns True when anything a member can see changed.
         """
 
-        async def apply(conn: aiosqlite.Connection) -> bool:
-            async with conn.execute(
-                "SELECT state, stage FROM tasks WHERE id = ?", (task_id,)
-            ) as cursor:
-                row = await cursor.fetchone()
+        async def apply(conn: Conn) -> bool:
+            row = await conn.fetchone("SELECT state, stage FROM tasks WHERE id = ?", (task_id,))
             if row is None or row[0] != TaskState.FOLLOWING:
                 return False
             forward = progress.stage.rank > Stage(row[1]).rank
@@ -282,11 +278,11 @@ class TaskQueries(Database):
 
     async def queued_task_ids(self, limit: int) -> list[int]:
         """The first `limit` tasks in line."""
-        async with self._conn.execute(
+        rows = await self._fetchall(
             f"SELECT id FROM tasks WHERE state = '{TaskState.QUEUED}' ORDER BY id LIMIT ?",  # noqa: S608
             (limit,),
-        ) as cursor:
-            return [row[0] for row in await cursor.fetchall()]
+        )
+        return [row[0] for row in rows]
 
     async def is_idle(self) -> bool:
         """No task still active and no finished track waiting to be delivered."""
@@ -297,24 +293,27 @@ class TaskQueries(Database):
 
 
 async def _usage(
-    conn: aiosqlite.Connection, guild_id: int, user_id: int, since: float, jam_id: int | None
+    fetchone: Callable[[str, Params], Awaitable[Row | None]],
+    guild_id: int,
+    user_id: int,
+    since: float,
+    jam_id: int | None,
 ) -> Usage:
-    async with conn.execute(
+    row = await fetchone(
         "SELECT "  # noqa: S608 - constant fragments
         " (SELECT count(*) FROM tasks WHERE guild_id = :g AND user_id = :u"
-        "  AND created_at >= :since AND NOT quota_returned),"
+        "  AND created_at >= :since AND quota_returned = 0),"
         " (SELECT count(*) FROM tasks WHERE guild_id = :g AND created_at >= :since"
-        "  AND NOT quota_returned),"
+        "  AND quota_returned = 0),"
         f" (SELECT count(*) FROM tasks WHERE guild_id = :g AND user_id = :u"
         f"  AND state IN {ACTIVE_SQL}),"
         " (SELECT max(created_at) FROM tasks WHERE guild_id = :g AND user_id = :u"
-        "  AND NOT quota_returned),"
+        "  AND quota_returned = 0),"
         f" (SELECT count(*) FROM tasks WHERE jam_id = :jam AND user_id = :u"
-        f"  AND NOT quota_returned AND removed_at IS NULL"
+        f"  AND quota_returned = 0 AND removed_at IS NULL"
         f"  AND NOT (state = '{TaskState.FAILED}'))",
         {"g": guild_id, "u": user_id, "since": since, "jam": jam_id},
-    ) as cursor:
-        row = await cursor.fetchone()
+    )
     assert row is not None
     return Usage(
         member_today=row[0],

@@ -9,9 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
-import aiosqlite
-
-from bot.store.database import Database, Params
+from bot.store.database import Conn, Database, Params
 from bot.store.rows import TRACK_COLUMNS, TrackData, TrackRow
 from bot.store.sql import TRACK_PLACED, TRACK_WAITING
 from bot.store.states import Delivery, sql_list
@@ -23,11 +21,11 @@ _FINAL = sql_list((Delivery.DELIVERED, Delivery.FAILED))
 
 class TrackQueries(Database):
     async def _tracks(self, where: str, params: Params = ()) -> list[TrackRow]:
-        async with self._conn.execute(
+        rows = await self._fetchall(
             f"SELECT {TRACK_COLUMNS} FROM tracks {where}",  # noqa: S608 - constant columns
             params,
-        ) as cursor:
-            return [TrackRow.from_row(row) for row in await cursor.fetchall()]
+        )
+        return [TrackRow.from_row(row) for row in rows]
 
     async def tracks_for_task(self, task_id: int) -> list[TrackRow]:
         return await self._tracks("WHERE task_id = ? ORDER BY position", (task_id,))
@@ -56,7 +54,7 @@ class TrackQueries(Database):
         )
 
     async def delivered(self, track_id: int, message_id: int, now: float) -> None:
-        async def record(conn: aiosqlite.Connection) -> None:
+        async def record(conn: Conn) -> None:
             await conn.execute(
                 f"UPDATE tracks SET delivery = '{Delivery.DELIVERED}', "  # noqa: S608
                 "message_id = ?, delivered_at = ?, next_delivery_at = NULL "
@@ -88,15 +86,15 @@ class TrackQueries(Database):
         keeps the first such reason for its card and `/tasks`. False if it was already
         delivered or given up."""
 
-        async def give_up(conn: aiosqlite.Connection) -> bool:
-            cursor = await conn.execute(
+        async def give_up(conn: Conn) -> bool:
+            changed = await conn.execute(
                 f"UPDATE tracks SET delivery = '{Delivery.FAILED}', "  # noqa: S608 - constant
                 "delivery_error = ?, next_delivery_at = NULL, "
                 "delivery_attempts = delivery_attempts + ? "
                 f"WHERE id = ? AND delivery NOT IN {_FINAL}",
                 (reason, 1 if count else 0, track_id),
             )
-            if cursor.rowcount != 1:
+            if changed != 1:
                 return False
             await conn.execute(
                 "UPDATE tasks SET delivery_error = coalesce(delivery_error, ?), card_dirty = 1, "
@@ -112,20 +110,20 @@ class TrackQueries(Database):
         """Nothing of this task can be posted (its card could never be placed): every
         finished track still waiting ends as failed. Returns how many."""
 
-        async def give_up(conn: aiosqlite.Connection) -> int:
-            cursor = await conn.execute(
+        async def give_up(conn: Conn) -> int:
+            changed = await conn.execute(
                 f"UPDATE tracks SET delivery = '{Delivery.FAILED}', "  # noqa: S608 - constant
                 "delivery_error = ?, next_delivery_at = NULL "
                 f"WHERE task_id = ? AND {TRACK_WAITING} AND delivery NOT IN {_FINAL}",
                 (reason, task_id),
             )
-            if cursor.rowcount:
+            if changed:
                 await conn.execute(
                     "UPDATE tasks SET delivery_error = coalesce(delivery_error, ?), "
                     "updated_at = ? WHERE id = ?",
                     (reason, now, task_id),
                 )
-            return cursor.rowcount
+            return changed
 
         return await self._transaction(give_up)
 
@@ -138,16 +136,14 @@ class TrackQueries(Database):
         return changed == 1
 
 
-async def merge_track(
-    conn: aiosqlite.Connection, task_id: int, track: TrackData, now: float
-) -> bool:
+async def merge_track(conn: Conn, task_id: int, track: TrackData, now: float) -> bool:
     """Insert or complete one reported track, inside the caller's transaction.
 
     A track's ready data is recorded once: later reports never rewrite it. Returns
     True when the track became ready now.
     """
     ready_at = now if track.audio_url else None
-    cursor = await conn.execute(
+    changed = await conn.execute(
         "INSERT INTO tracks (task_id, api_track_id, position, audio_url, stream_url, "
         "image_url, title, tags, duration, ready_at, next_delivery_at) "
         "VALUES (:task_id, :api_track_id, (SELECT count(*) FROM tracks WHERE task_id = :task_id),"
@@ -170,4 +166,4 @@ async def merge_track(
             "ready_at": ready_at,
         },
     )
-    return cursor.rowcount == 1 and ready_at is not None
+    return changed == 1 and ready_at is not None
