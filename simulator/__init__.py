@@ -6,9 +6,13 @@ Usage::
                                          complete_delay=0.3)) as sim:
         ...  # point the client at sim.base_url
 
-or ``python -m simulator --fast``. It is a test double and a local sandbox, not part of
-the bot: it imports no Discord code and no bot module except :mod:`bot.audio` (to sniff
-uploads), and the bot never imports it.
+or ``python -m simulator --fast``. Result tracks are a test tone, or with
+``SimulatorConfig(sandbox=True)`` (the default of ``python -m simulator``) an
+accompaniment of the uploaded recording (:mod:`simulator.sandbox`).
+
+It is a test double and a local sandbox, not part of the bot: it imports no Discord code
+and no bot module except :mod:`bot.audio` (to sniff uploads), and the bot never imports
+it.
 """
 
 from simulator.config import FAST_DELAYS, SimulatorConfig

@@ -1,5 +1,8 @@
 """Run the music-API simulator until Ctrl-C: ``python -m simulator --fast``.
 
+Result tracks are the sandbox engine's accompaniment of each uploaded WAV (see
+:mod:`simulator.sandbox`); ``--no-sandbox`` serves the test tone instead, as tests do.
+
 The API key may also come from the ``SIM_API_KEY`` environment variable, which keeps it
 out of the process list.
 """
@@ -43,6 +46,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--callback-repeats", type=int, default=defaults.callback_repeats)
     add("--no-callbacks", action="store_true", help="never POST to callBackUrl")
     add("--no-upload-check", action="store_true", help="do not fetch uploadUrl")
+    add(
+        "--no-sandbox",
+        action="store_true",
+        help="serve a test tone instead of an accompaniment of the uploaded recording",
+    )
     add("--audio-seconds", type=float, default=defaults.audio_seconds)
     add("--audio-pad-bytes", type=int)
     add("--max-upload-bytes", type=int, default=defaults.max_upload_bytes)
@@ -67,6 +75,7 @@ def build_config(args: argparse.Namespace) -> SimulatorConfig:
         callback_repeats=args.callback_repeats,
         send_callbacks=not args.no_callbacks,
         check_upload=not args.no_upload_check,
+        sandbox=not args.no_sandbox,
         audio_seconds=args.audio_seconds,
         audio_pad_bytes=args.audio_pad_bytes,
         max_upload_bytes=args.max_upload_bytes,

@@ -35,6 +35,12 @@ class SimulatorConfig:
     send_callbacks: bool = True
     audio_seconds: float = 6.0  # length of each result track
     audio_pad_bytes: int | None = None  # make each result file at least this big
+    # The sandbox engine (simulator/sandbox.py): serve each task's tracks as a backing
+    # mixed under its uploaded recording, as long as the recording, instead of the
+    # audio_seconds tone (which stays the fallback for inputs it cannot decode). It keeps
+    # each upload in memory and renders in a worker thread. Off for tests: on in
+    # ``python -m simulator``.
+    sandbox: bool = False
     max_upload_bytes: int = 50 * 1024 * 1024
     public_base_url: str | None = None  # base of file URLs; default: where we listen
     seed: int | None = None

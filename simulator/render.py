@@ -53,6 +53,13 @@ def stream_url(base: str, task_id: str, track_id: str) -> str:
     return f"{base}/stream/{task_id}/{track_id}"
 
 
+def result_seconds(task: SimTask) -> float:
+    """Length of the task's result audio: the sandbox rendering's, else the tone's."""
+    if task.result_seconds is not None:
+        return task.result_seconds
+    return wav_duration(task.audio_seconds, pad_to_bytes=task.audio_pad_bytes)
+
+
 def tracks_camel(task: SimTask, stage: str | None, base: str) -> list[dict[str, Any]] | None:
     """Tracks as of progress ``stage`` in the documented record-info form.
 
@@ -82,9 +89,7 @@ def tracks_camel(task: SimTask, stage: str | None, base: str) -> list[dict[str, 
             "createTime": track.create_ms,
         }
         if ready:  # a track still being made is listed without any duration key
-            item["duration"] = round(
-                wav_duration(task.audio_seconds, pad_to_bytes=task.audio_pad_bytes), 2
-            )
+            item["duration"] = round(result_seconds(task), 2)
         out.append(item)
     return out
 

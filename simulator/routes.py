@@ -24,6 +24,7 @@ from simulator.config import SimulatorConfig
 from simulator.faults import FILE_ENDPOINTS, FaultQueue, http_fault
 from simulator.media import make_png, make_wav
 from simulator.ratelimit import RateLimiter
+from simulator.renders import SandboxRenders
 from simulator.tasks import SimTask
 from simulator.validation import Invalid, validate_submission
 
@@ -66,6 +67,7 @@ class Routes:
         public_url: Callable[[], str],
         faults: FaultQueue,
         limiter: RateLimiter,
+        renders: SandboxRenders | None = None,
     ) -> None:
         self.calls: Counter[tuple[str, int]] = Counter()
         self.rejections = 0
@@ -75,6 +77,7 @@ class Routes:
         self._public_url = public_url
         self._faults = faults
         self._limiter = limiter
+        self._renders = renders or SandboxRenders()
         self._released: asyncio.Event | None = None  # set: hung calls (fail_next(-2)) end
         self._audio_cache: dict[tuple[float, int | None], asyncio.Future[bytes]] = {}
         self._png = make_png()
@@ -214,21 +217,21 @@ class Routes:
         if fault is not None:
             return await self._inject(request, endpoint, fault)
         task = self._tasks.get(task_id)
-        ready = task is not None and any(
-            track.track_id == track_id and task.has_audio(index, time.monotonic())
-            for index, track in enumerate(task.tracks)
-        )
-        if task is None or not ready or ext not in ("wav", "png"):
+        index = _ready_track(task, track_id) if task is not None else None
+        if task is None or index is None or ext not in ("wav", "png"):
             self.calls[(endpoint, 404)] += 1
             return web.Response(status=404, text="not found")
         self.calls[(endpoint, 200)] += 1
         if ext == "png":
             return web.Response(body=self._png, content_type="image/png")
-        body = await self._audio(task.audio_seconds, task.audio_pad_bytes)
+        body = await self._renders.track(task, index)
+        if body is None:
+            body = await self._audio(task.audio_seconds, task.audio_pad_bytes)
         return web.Response(body=body, content_type="audio/wav")
 
     async def _audio(self, seconds: float, pad: int | None) -> bytes:
-        """Result audio, generated once per (seconds, pad) off the event loop."""
+        """The tone (tasks without a sandbox rendering), generated once per (seconds, pad)
+        off the event loop."""
         key = (seconds, pad)
         future = self._audio_cache.get(key)
         if future is None:
@@ -236,6 +239,15 @@ class Routes:
             self._audio_cache[key] = future
         # shield: a client hanging up must not cancel the generation others wait on.
         return await asyncio.shield(future)
+
+
+def _ready_track(task: SimTask, track_id: str) -> int | None:
+    """Index of the task's track ``track_id`` if its audio is ready, else None."""
+    now = time.monotonic()
+    for index, track in enumerate(task.tracks):
+        if track.track_id == track_id and task.has_audio(index, now):
+            return index
+    return None
 
 
 def _bearer(request: web.Request) -> str | None:

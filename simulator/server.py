@@ -5,8 +5,9 @@ Endpoints, envelope, business codes, task progression, callbacks and result file
 the provider's documented behaviour plus the drift integrators report, with knobs and
 fault injection for tests. :class:`Simulator` starts and stops the parts and holds the
 test controls; the parts are :mod:`~simulator.routes` (HTTP, checks, files),
-:mod:`~simulator.timeline` (tasks and their stages), :mod:`~simulator.callbacks` and
-:mod:`~simulator.uploads`.
+:mod:`~simulator.timeline` (tasks and their stages), :mod:`~simulator.callbacks`,
+:mod:`~simulator.uploads` and, with ``SimulatorConfig.sandbox``, :mod:`~simulator.renders`
+(result tracks rendered from the upload by :mod:`~simulator.sandbox`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from simulator.callbacks import CallbackSender
 from simulator.config import SimulatorConfig
 from simulator.faults import FaultQueue
 from simulator.ratelimit import RateLimiter
+from simulator.renders import SandboxRenders
 from simulator.routes import Routes
 from simulator.tasks import PLANNED_STATUSES, UPLOAD_PENDING, UPLOAD_SKIPPED, Plan, SimTask
 from simulator.timeline import Timeline
@@ -53,6 +55,7 @@ class Simulator:
         self._ticker: asyncio.Task[None] | None = None
         self._timeline = Timeline(self._config, self._queue_callback)
         self._callbacks = CallbackSender(self._config, self._spawn)
+        self._renders = SandboxRenders()
         self._routes = Routes(
             self._config,
             self._timeline.tasks,
@@ -61,6 +64,7 @@ class Simulator:
             lambda: self.public_url,
             self._faults,
             self._limiter,
+            self._renders,
         )
         self.app = self._routes.app
 
@@ -123,6 +127,7 @@ class Simulator:
         for task in pending:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
+        await self._renders.close()
         self._ticker = None
         if self._runner is not None:
             await self._runner.cleanup()
@@ -206,7 +211,7 @@ class Simulator:
         return task
 
     async def _check_upload(self, task: SimTask, session: aiohttp.ClientSession) -> None:
-        await check_upload(session, task, self._config)
+        await check_upload(session, task, self._config, self._renders.prepare)
         self._timeline.advance(task)
 
     def _queue_callback(self, task: SimTask, stage: str) -> None:

@@ -65,6 +65,8 @@ class SimTask:
     upload_state: str = UPLOAD_PENDING
     upload_kind: str | None = None  # what sniff_audio said about the upload
     upload_bytes: int = 0
+    sandbox: bool = False  # render the tracks from the upload (SimulatorConfig.sandbox)
+    result_seconds: float | None = None  # length of the sandbox rendering, once known
     forced: bool = False  # finish_now() was called
     callback_failed: bool = False  # final callback undeliverable (mark_callback_exception)
     stages_fired: int = 0  # how many timeline stages have had their callbacks queued

@@ -71,6 +71,7 @@ class Timeline:
             delays=(cfg.text_delay, cfg.first_delay, cfg.complete_delay),
             audio_seconds=cfg.audio_seconds,
             audio_pad_bytes=cfg.audio_pad_bytes,
+            sandbox=cfg.sandbox,
             error_code=plan.error_code if plan.error_code is not None else default_code,
             error_message=plan.error_message or default_msg,
         )
