@@ -189,8 +189,7 @@ def _sandbox_config() -> SimulatorConfig:
     """The simulator as `python -m simulator` runs it: stages after 5, 15 and 25 seconds."""
     config = SimulatorConfig()
     config.text_delay, config.first_delay, config.complete_delay = FAST_DELAYS
-    if hasattr(config, "sandbox"):  # accompaniments of the input instead of a test tone
-        config.sandbox = True
+    config.sandbox = True  # accompaniments of the input instead of a test tone
     return config
 
 
