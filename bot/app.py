@@ -19,7 +19,7 @@ from bot.core.tasks import Lifecycle, PollSchedule
 from bot.errors import Refusal
 from bot.music import MusicClient
 from bot.settings import Settings
-from bot.store import Store
+from bot.store import Store, open_store
 from bot.web import WebServer, callback_secret, callback_url
 from cogs._ui import APOLOGY, RESTARTING, send_private
 
@@ -107,7 +107,7 @@ class Backline(commands.Bot):
         if self._ready_once:  # a test harness may run set-up again on the same instance
             return
         settings = self.settings
-        self.store = await Store.open(settings.database_path)
+        self.store = await open_store(settings.database_url)
         secret = await callback_secret(
             self.store,
             settings.callback_secret.get_secret_value() if settings.callback_secret else None,

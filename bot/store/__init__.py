@@ -6,6 +6,7 @@ from bot.store.database import Database, StoreError
 from bot.store.guilds import GuildQueries
 from bot.store.jams import JamQueries
 from bot.store.kv import KeyValueQueries
+from bot.store.postgres import PgDatabase
 from bot.store.retention import RetentionQueries
 from bot.store.rows import JamRow, NewTask, Progress, TaskRow, TrackData, TrackRow, Usage
 from bot.store.states import ACTIVE_STATES, Delivery, Stage, TaskState
@@ -26,11 +27,23 @@ class Store(
     """The data-access layer. Every write is one explicit transaction."""
 
 
+class PgStore(PgDatabase, Store):
+    """The same store on PostgreSQL."""
+
+
+async def open_store(url: str) -> Store:
+    """`sqlite:///path` (the embedded default) or `postgresql://…`."""
+    if url.startswith(("postgresql://", "postgres://")):
+        return await PgStore.open(url)
+    return await Store.open(url.removeprefix("sqlite:///"))
+
+
 __all__ = [
     "ACTIVE_STATES",
     "Delivery",
     "JamRow",
     "NewTask",
+    "PgStore",
     "Progress",
     "Stage",
     "Store",
@@ -40,4 +53,5 @@ __all__ = [
     "TrackData",
     "TrackRow",
     "Usage",
+    "open_store",
 ]

@@ -15,7 +15,7 @@ import sqlite3
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from importlib import resources
 from pathlib import Path
-from typing import Any, Self, TypeVar
+from typing import Any, Protocol, Self, TypeVar
 
 import aiosqlite
 
@@ -28,9 +28,27 @@ Params = Sequence[Any] | Mapping[str, Any]
 Row = Sequence[Any]
 
 
-class Conn:
-    """One transaction's statements, the same calls on every engine (`PgConn` is the
-    PostgreSQL one). Parameters are `?` in order or `:name`."""
+class Conn(Protocol):
+    """One transaction's statements, the same calls on every engine. Parameters are `?`
+    in order or `:name`."""
+
+    async def execute(self, sql: str, params: Params = ()) -> int:
+        """Run one statement; returns the rows it changed."""
+
+    async def insert(self, sql: str, params: Params = ()) -> int:
+        """Run one INSERT of one row; returns its `id`."""
+
+    async def fetchone(self, sql: str, params: Params = ()) -> Row | None: ...
+
+    async def fetchall(self, sql: str, params: Params = ()) -> list[Row]: ...
+
+    async def lock(self, key: int) -> None:
+        """Serialise transactions that read, decide and write under `key` (a quota, one
+        server's settings) until this one ends."""
+
+
+class SqliteConn:
+    """`Conn` on the aiosqlite connection (`PgConn` is PostgreSQL's)."""
 
     def __init__(self, conn: aiosqlite.Connection) -> None:
         self._conn = conn
@@ -55,6 +73,9 @@ class Conn:
         async with self._conn.execute(sql, params) as cursor:
             return list(await cursor.fetchall())
 
+    async def lock(self, key: int) -> None:
+        """SQLite has one writer at a time already (BEGIN IMMEDIATE)."""
+
 
 Work = Callable[[Conn], Awaitable[T]]
 
@@ -64,6 +85,8 @@ class Dialect:
 
     name = "sqlite"
     unique_violation: tuple[type[Exception], ...] = (sqlite3.IntegrityError,)
+    integrity_error: tuple[type[Exception], ...] = (sqlite3.IntegrityError,)  # any constraint
+    for_update = ""  # a read that the transaction then writes on: one writer at a time already
 
     @staticmethod
     def json_has(column: str, key_param: str) -> str:
@@ -88,9 +111,9 @@ class StoreError(RuntimeError):
     """The database cannot be used (for example it is newer than this code)."""
 
 
-def migrations() -> list[tuple[int, str]]:
+def migrations(folder_name: str = "migrations") -> list[tuple[int, str]]:
     """Numbered migration files (`0001_name.sql`), in order."""
-    folder = resources.files("bot.store") / "migrations"
+    folder = resources.files("bot.store") / folder_name
     found = []
     for entry in folder.iterdir():
         if entry.name.endswith(".sql"):
@@ -199,7 +222,7 @@ class Database:
                 await conn.execute("ROLLBACK")
             try:
                 await conn.execute("BEGIN IMMEDIATE")
-                result = await work(Conn(conn))
+                result = await work(SqliteConn(conn))
                 await conn.execute("COMMIT" if commit else "ROLLBACK")
             except BaseException:
                 # Also after a failed BEGIN or COMMIT: statements run in order, so this
@@ -210,10 +233,10 @@ class Database:
 
     async def _fetchone(self, sql: str, params: Params = ()) -> Row | None:
         """A read outside any transaction (it sees the last committed state)."""
-        return await Conn(self._conn).fetchone(sql, params)
+        return await SqliteConn(self._conn).fetchone(sql, params)
 
     async def _fetchall(self, sql: str, params: Params = ()) -> list[Row]:
-        return await Conn(self._conn).fetchall(sql, params)
+        return await SqliteConn(self._conn).fetchall(sql, params)
 
     async def _write(self, sql: str, params: Params = ()) -> int:
         """One statement in its own transaction; returns the rows changed."""

@@ -27,6 +27,7 @@ class GuildQueries(Database):
         editing at once cannot lose each other's change). Returns (old, new)."""
 
         async def apply(conn: Conn) -> tuple[Document, Document]:
+            await conn.lock(guild_id)  # the row may not exist yet: FOR UPDATE would not hold
             row = await conn.fetchone(
                 "SELECT config FROM guild_settings WHERE guild_id = ?", (guild_id,)
             )

@@ -24,5 +24,7 @@ class KeyValueQueries(Database):
 
     async def set_value_once(self, key: str, value: str) -> str:
         """Store `value` unless the key exists; returns what is stored."""
-        await self._write("INSERT OR IGNORE INTO kv (key, value) VALUES (?, ?)", (key, value))
+        await self._write(
+            "INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING", (key, value)
+        )
         return await self.get_value(key) or value

@@ -47,6 +47,7 @@ class TaskQueries(Database):
             if seen is not None:
                 return False
             if admit is not None and new.guild_id is not None:
+                await conn.lock(new.guild_id)  # two requests racing for the last slot
                 admit(await _usage(conn.fetchone, new.guild_id, new.user_id, since, new.jam_id))
             changed = await conn.execute(
                 f"INSERT INTO tasks ({', '.join(_NEW_TASK_COLUMNS)}, "  # noqa: S608 - constant
@@ -234,7 +235,10 @@ class TaskQueries(Database):
         """
 
         async def apply(conn: Conn) -> bool:
-            row = await conn.fetchone("SELECT state, stage FROM tasks WHERE id = ?", (task_id,))
+            row = await conn.fetchone(
+                f"SELECT state, stage FROM tasks WHERE id = ?{self.dialect.for_update}",  # noqa: S608
+                (task_id,),
+            )
             if row is None or row[0] != TaskState.FOLLOWING:
                 return False
             forward = progress.stage.rank > Stage(row[1]).rank

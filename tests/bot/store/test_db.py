@@ -63,16 +63,16 @@ async def test_one_task_per_interaction(store: Store) -> None:
 
 
 async def test_constraints_hold(store: Store) -> None:
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(store.dialect.integrity_error):
         await store.create_task(task(8, title=""))
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(store.dialect.integrity_error):
         await store.create_task(task(9, style_weight=1.5))
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(store.dialect.integrity_error):
         await store.create_task(task(10, vocal_gender="x"))
     row, _ = await store.create_task(task(11))
-    with pytest.raises(sqlite3.IntegrityError):  # following needs an API task id
+    with pytest.raises(store.dialect.integrity_error):  # following needs an API task id
         await store._write("UPDATE tasks SET state = 'following' WHERE id = ?", (row.id,))
-    with pytest.raises(sqlite3.IntegrityError):  # tracks belong to a task
+    with pytest.raises(store.dialect.integrity_error):  # tracks belong to a task
         await store._write(
             "INSERT INTO tracks (task_id, api_track_id, position) VALUES (999, 'a', 0)"
         )

@@ -146,13 +146,13 @@ async def test_the_requester_is_told_once(store: Store) -> None:
 async def test_the_database_keeps_a_failed_track_honest(store: Store) -> None:
     row = await finished(store, 7)
     track = (await tracks_of(store, row.id))[0]
-    with pytest.raises(sqlite3.IntegrityError):  # failed without a reason
+    with pytest.raises(store.dialect.integrity_error):  # failed without a reason
         await store._write("UPDATE tracks SET delivery = 'failed' WHERE id = ?", (track.id,))
-    with pytest.raises(sqlite3.IntegrityError):  # failed, yet still due
+    with pytest.raises(store.dialect.integrity_error):  # failed, yet still due
         await store._write(
             "UPDATE tracks SET delivery = 'failed', delivery_error = 'x' WHERE id = ?", (track.id,)
         )
-    with pytest.raises(sqlite3.IntegrityError):  # not a delivery state
+    with pytest.raises(store.dialect.integrity_error):  # not a delivery state
         await store._write("UPDATE tracks SET delivery = 'lost' WHERE id = ?", (track.id,))
     await store._write(  # failed, with why, and never due again: allowed
         "UPDATE tracks SET delivery = 'failed', delivery_error = 'x', next_delivery_at = NULL "

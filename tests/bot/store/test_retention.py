@@ -27,8 +27,8 @@ CUTOFF = T0 + 10 * DAY
 
 async def real_counts(store: Store) -> dict[str, int]:
     """The count the kept one must always equal: a scan of the tasks table."""
-    async with store._conn.execute("SELECT state, count(*) FROM tasks GROUP BY state") as cursor:
-        return {state: count for state, count in await cursor.fetchall()}
+    rows = await store._fetchall("SELECT state, count(*) FROM tasks GROUP BY state")
+    return {state: count for state, count in rows}
 
 
 async def following(store: Store, *, at: float) -> TaskRow:
@@ -57,8 +57,7 @@ async def failed(store: Store, *, at: float) -> TaskRow:
 
 
 async def ids(store: Store) -> set[int]:
-    async with store._conn.execute("SELECT id FROM tasks") as cursor:
-        return {row[0] for row in await cursor.fetchall()}
+    return {row[0] for row in await store._fetchall("SELECT id FROM tasks")}
 
 
 async def test_purge_removes_only_old_finished_tasks(store: Store) -> None:
@@ -108,6 +107,7 @@ async def test_a_track_given_up_does_not_keep_its_task(store: Store) -> None:
     assert await store.get_task(task.id) is None
 
 
+@pytest.mark.sqlite_only
 async def test_purge_batches_use_the_finished_index(store: Store) -> None:
     async with store._conn.execute(
         f"EXPLAIN QUERY PLAN {PURGE_SQL}", {"before": CUTOFF, "batch": 500}
@@ -166,6 +166,7 @@ async def test_counts_follow_every_change(store: Store) -> None:
     assert await store.count_by_state() == {TaskState.FOLLOWING: 1, TaskState.DONE: 1}
 
 
+@pytest.mark.sqlite_only
 async def test_reading_the_counts_does_not_scan_the_tasks(store: Store) -> None:
     for _ in range(3):
         await store.create_task(new_task())

@@ -15,6 +15,7 @@ from bot.store.states import sql_list
 CHECK_LIST = re.compile(r"CHECK \((\w+) IN \(([^)]*)\)\)")
 
 
+@pytest.mark.sqlite_only
 async def test_check_constraints_list_exactly_the_enum_values(store: Store) -> None:
     async with store._conn.execute(
         "SELECT name, sql FROM sqlite_master WHERE type = 'table' AND name IN ('tasks', 'tracks')"
@@ -30,6 +31,7 @@ async def test_check_constraints_list_exactly_the_enum_values(store: Store) -> N
     assert checks[("tracks", "delivery")] == [d.value for d in Delivery]
 
 
+@pytest.mark.sqlite_only
 async def test_partial_index_of_due_tasks_repeats_the_active_list(store: Store) -> None:
     sql = await store._scalar("SELECT sql FROM sqlite_master WHERE name = 'tasks_due'")
     assert sql.endswith(f"WHERE state IN {ACTIVE_SQL}")

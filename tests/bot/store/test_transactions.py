@@ -10,9 +10,12 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-import aiosqlite
+import pytest
 
 from bot.store import Store
+from bot.store.database import Conn
+
+pytestmark = pytest.mark.sqlite_only  # SQLite's one connection and its write lock
 
 
 async def cancel_soon(write: asyncio.Future[Any], rng: random.Random) -> None:
@@ -36,7 +39,7 @@ async def test_cancelled_writes_leave_the_store_writable(store: Store) -> None:
 
 
 async def test_a_cancelled_transaction_is_never_split(store: Store) -> None:
-    async def two_rows(i: int, conn: aiosqlite.Connection) -> None:
+    async def two_rows(i: int, conn: Conn) -> None:
         await conn.execute("INSERT INTO kv (key, value) VALUES (?, 'x')", (f"a{i}",))
         await asyncio.sleep(0)
         await conn.execute("INSERT INTO kv (key, value) VALUES (?, 'x')", (f"b{i}",))
