@@ -11,7 +11,7 @@ import sys
 import aiohttp
 import discord
 
-from bot.app import Backline
+from bot.app import Backline, bot_class
 from bot.music import MusicClient, RateLimiter
 from bot.settings import SettingError, Settings, load_settings
 from bot.store import StoreError
@@ -52,7 +52,7 @@ def build_music_client(settings: Settings, session: aiohttp.ClientSession) -> Mu
 
 async def run(settings: Settings) -> None:
     async with aiohttp.ClientSession(headers={"User-Agent": USER_AGENT}) as session:
-        bot = Backline(
+        bot = bot_class(settings)(
             settings=settings, session=session, music=build_music_client(settings, session)
         )
         stop_on_signals(bot)

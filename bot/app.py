@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from typing import Any
 
 import aiohttp
 import discord
@@ -18,8 +19,10 @@ from bot.core.jams import JamService
 from bot.core.tasks import Lifecycle, PollSchedule
 from bot.errors import Refusal
 from bot.music import MusicClient
+from bot.music.ratelimit import SharedRateLimiter
 from bot.settings import Settings
 from bot.store import Store, open_store
+from bot.store.processes import SYNC_LOCK
 from bot.web import WebServer, callback_secret, callback_url
 from cogs._ui import APOLOGY, RESTARTING, send_private
 
@@ -89,6 +92,7 @@ class Backline(commands.Bot):
             allowed_mentions=discord.AllowedMentions.none(),
             help_command=None,
             tree_cls=Tree,
+            **shard_options(settings),
         )
         self.settings = settings
         self.session = session
@@ -108,6 +112,12 @@ class Backline(commands.Bot):
             return
         settings = self.settings
         self.store = await open_store(settings.database_url)
+        if self.store.shared:  # one rate limit for the key, whatever the number of processes
+            self.music.limiter = SharedRateLimiter(
+                self.store.take_api_slot,
+                settings.suno_rate_limit_requests,
+                settings.suno_rate_limit_period,
+            )
         secret = await callback_secret(
             self.store,
             settings.callback_secret.get_secret_value() if settings.callback_secret else None,
@@ -178,14 +188,35 @@ class Backline(commands.Bot):
             dev_guild = discord.Object(self.settings.dev_guild_id)
             self.tree.copy_global_to(guild=dev_guild)
             targets.append(dev_guild)
-        synced = []
-        for guild in targets:
-            key = COMMAND_HASH_KEY if guild is None else f"{COMMAND_HASH_KEY}:{guild.id}"
-            digest = self.command_hash(guild)
-            if await self.store.get_value(key) == digest:
-                continue
-            await self.tree.sync(guild=guild)
-            await self.store.set_value(key, digest)
-            synced.append("global" if guild is None else f"guild {guild.id}")
-            log.info("application commands synced (%s)", synced[-1])
+        synced: list[str] = []
+        # Several processes start together: one syncs, the others then find the hash stored.
+        async with self.store.exclusive(SYNC_LOCK):
+            for guild in targets:
+                await self._sync_if_changed(guild, synced)
         return synced
+
+    async def _sync_if_changed(self, guild: discord.Object | None, synced: list[str]) -> None:
+        key = COMMAND_HASH_KEY if guild is None else f"{COMMAND_HASH_KEY}:{guild.id}"
+        digest = self.command_hash(guild)
+        if await self.store.get_value(key) == digest:
+            return
+        await self.tree.sync(guild=guild)
+        await self.store.set_value(key, digest)
+        synced.append("global" if guild is None else f"guild {guild.id}")
+        log.info("application commands synced (%s)", synced[-1])
+
+
+class ShardedBackline(Backline, commands.AutoShardedBot):
+    """The bot running several shards in this process (`SHARD_COUNT`, `SHARD_IDS`)."""
+
+
+def shard_options(settings: Settings) -> dict[str, Any]:
+    """discord.py's sharding keywords: every shard here by default, or `SHARD_IDS`."""
+    if settings.shard_count is None:
+        return {}
+    return {"shard_count": settings.shard_count, "shard_ids": settings.shard_ids or None}
+
+
+def bot_class(settings: Settings) -> type[Backline]:
+    """One shard: the plain bot; sharded: the auto-sharded one on the chosen shards."""
+    return Backline if settings.shard_count is None else ShardedBackline

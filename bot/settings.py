@@ -46,6 +46,11 @@ class Settings(BaseSettings):
     dev_guild_id: int | None = Field(None, gt=0)
     log_level: str = "INFO"
 
+    # Discord sharding (required from 2,500 servers on): how many shards in all, and which
+    # of them this process runs (comma-separated). Unset: one process, one shard.
+    shard_count: int | None = Field(None, ge=1)
+    shard_ids: Annotated[list[int], NoDecode] = []
+
     # Tuning knobs.
     suno_allowed_models: Annotated[list[str], NoDecode] = ["V4_5PLUS", "V5"]
     suno_default_model: str = "V4_5PLUS"
@@ -82,6 +87,16 @@ class Settings(BaseSettings):
     def _split_models(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("shard_ids", mode="before")
+    @classmethod
+    def _split_shards(cls, value: object) -> object:
+        if isinstance(value, str):
+            try:
+                return [int(part) for part in value.split(",") if part.strip()]
+            except ValueError:
+                raise ValueError("must be comma-separated shard numbers, e.g. 0,1") from None
         return value
 
     @field_validator("download_allowed_hosts", mode="before")
@@ -130,6 +145,10 @@ class Settings(BaseSettings):
             raise _setting_error("suno_default_model", "must be one of SUNO_ALLOWED_MODELS")
         if self.suno_api_key is None and not self.uses_local_api:
             raise _setting_error("suno_api_key", "is required for the hosted music API")
+        if self.shard_ids and self.shard_count is None:
+            raise _setting_error("shard_ids", "needs SHARD_COUNT")
+        if any(not 0 <= shard < (self.shard_count or 1) for shard in self.shard_ids):
+            raise _setting_error("shard_ids", "must be between 0 and SHARD_COUNT - 1")
         if self.input_min_seconds >= self.input_max_seconds:
             raise _setting_error("input_min_seconds", "must be below INPUT_MAX_SECONDS")
         return self

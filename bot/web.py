@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from bot import metrics
 from bot.core.tasks import Lifecycle
 from bot.core.tasks.keys import task_of_key
+from bot.core.tasks.scheduler import BEAT_STALE
 from bot.music import CallbackEvent
 from bot.store import Store, TaskState
 
@@ -154,9 +155,16 @@ class WebServer:
         checks = await self.health()
         failed = [name for name, ok in checks.items() if not ok]
         status = 503 if failed else 200
-        return web.json_response(
-            {"ok": not failed, "checks": checks, "failed": failed}, status=status
-        )
+        store = self.lifecycle.store
+        body: dict[str, object] = {
+            "ok": not failed,
+            "checks": checks,
+            "failed": failed,
+            "database": store.dialect.name,
+        }
+        if store.shared:  # PostgreSQL: every process beating on this database
+            body["processes"] = await store.live_processes(self.lifecycle.now(), BEAT_STALE)
+        return web.json_response(body, status=status)
 
     async def metrics(self, request: web.Request) -> web.Response:
         # Kept counts (one row per state), not a scan of the tasks table per scrape.

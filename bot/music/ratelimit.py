@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
+from collections.abc import Awaitable, Callable
 
 from bot import metrics
 
@@ -44,6 +45,38 @@ class RateLimiter:
                     self._sent.append(now)
                     break
                 delay = self.period - (now - self._sent[0])
+                waited += delay
+                await asyncio.sleep(delay)
+        if waited:
+            metrics.RATE_LIMIT_WAITS.inc()
+            metrics.RATE_LIMIT_WAIT_SECONDS.inc(waited)
+        return waited
+
+
+class SharedRateLimiter(RateLimiter):
+    """The same limit across every process using the key (PostgreSQL): each call takes a
+    slot in a window kept in the database (`take` returns 0 when the slot is taken, else the
+    seconds to wait). Wall-clock time, as the processes share it."""
+
+    def __init__(
+        self,
+        take: Callable[[float, int, float], Awaitable[float]],
+        limit: int,
+        period: float,
+        *,
+        margin: float = 0.25,
+    ) -> None:
+        super().__init__(limit, period, margin=margin)
+        self._take = take
+
+    @property
+    def available(self) -> int:
+        return self.limit  # not known without asking the database; only metrics read it
+
+    async def acquire(self) -> float:
+        waited = 0.0
+        async with self._lock:  # FIFO within this process
+            while (delay := await self._take(time.time(), self.limit, self.period)) > 0:
                 waited += delay
                 await asyncio.sleep(delay)
         if waited:

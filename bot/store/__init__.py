@@ -7,6 +7,7 @@ from bot.store.guilds import GuildQueries
 from bot.store.jams import JamQueries
 from bot.store.kv import KeyValueQueries
 from bot.store.postgres import PgDatabase
+from bot.store.processes import ProcessQueries
 from bot.store.retention import RetentionQueries
 from bot.store.rows import JamRow, NewTask, Progress, TaskRow, TrackData, TrackRow, Usage
 from bot.store.states import ACTIVE_STATES, Delivery, Stage, TaskState
@@ -15,6 +16,7 @@ from bot.store.tracks import TrackQueries
 
 
 class Store(
+    ProcessQueries,
     JamQueries,
     GuildQueries,
     RetentionQueries,

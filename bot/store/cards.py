@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterable
 
 from bot.store.database import Database
+from bot.store.processes import lease_free
 from bot.store.rows import TaskRow
 from bot.store.sql import CARD_DUE_AT
 
@@ -66,8 +67,9 @@ class CardQueries(Database):
         for the change it failed on; only a later change a member should see (a stage, a
         posted track) tries it once more."""
         return await self._tasks(
-            f"WHERE card_dirty = 1 AND {CARD_DUE_AT} <= ? ORDER BY card_retry_at, id LIMIT ?",
-            (now, limit),
+            f"WHERE card_dirty = 1 AND {CARD_DUE_AT} <= ? AND {lease_free('card_lease_until')} "
+            "ORDER BY card_retry_at, id LIMIT ?",
+            (now, now, limit),
         )
 
     async def card_shown(self, task_id: int, updated_at: float) -> None:

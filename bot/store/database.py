@@ -10,9 +10,10 @@ waiting, never leave the connection inside a transaction that nobody will end.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sqlite3
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any, Protocol, Self, TypeVar
@@ -230,6 +231,12 @@ class Database:
                 await _rollback(conn)
                 raise
             return result
+
+    @contextlib.asynccontextmanager
+    async def exclusive(self, key: int) -> AsyncIterator[None]:
+        """One process at a time in the block (PostgreSQL: a session advisory lock). On
+        SQLite the store serves one process: nothing to wait for."""
+        yield
 
     async def _fetchone(self, sql: str, params: Params = ()) -> Row | None:
         """A read outside any transaction (it sees the last committed state)."""

@@ -10,10 +10,11 @@ migrations applied under an advisory lock so processes starting together apply t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import Any, Self
 
 import asyncpg
@@ -172,6 +173,17 @@ class PgDatabase(Database):
                     await conn.execute(sql)
                     await conn.execute("INSERT INTO schema_version (version) VALUES ($1)", number)
                     log.info("applied database migration %04d (PostgreSQL)", number)
+
+    shared = True  # other processes may use the same database
+
+    @contextlib.asynccontextmanager
+    async def exclusive(self, key: int) -> AsyncIterator[None]:
+        async with self._pool.acquire() as conn:
+            await conn.execute("SELECT pg_advisory_lock($1)", key)
+            try:
+                yield
+            finally:
+                await conn.execute("SELECT pg_advisory_unlock($1)", key)
 
     async def _fetchone(self, sql: str, params: Params = ()) -> Row | None:
         async with self._pool.acquire() as conn:

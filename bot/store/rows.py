@@ -94,6 +94,10 @@ class TaskRow:
     jam_id: int | None = None
     anonymous: bool = False
     vote_message_id: int | None = None
+    lease_owner: str | None = None  # the process polling or submitting it (PostgreSQL)
+    lease_until: float | None = None
+    card_lease_owner: str | None = None  # the process drawing its card
+    card_lease_until: float | None = None
 
     @property
     def active(self) -> bool:
@@ -166,6 +170,8 @@ class TrackRow:
     message_id: int | None
     delivered_at: float | None
     delivery_error: str | None = None  # why the post was given up (`Delivery.FAILED`)
+    lease_owner: str | None = None  # the process posting it (PostgreSQL)
+    lease_until: float | None = None
 
     @classmethod
     def from_row(cls, row: Sequence[Any]) -> Self:

@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import fields
 
 from bot.store.database import Conn, Database, Params, Row
+from bot.store.processes import lease_free
 from bot.store.rows import NewTask, Progress, TaskRow, Usage
 from bot.store.sql import ACTIVE_SQL, CARD_DUE_AT, TRACK_PLACED, TRACK_WAITING
 from bot.store.states import Delivery, Stage, TaskState, sql_list
@@ -114,8 +115,9 @@ class TaskQueries(Database):
         marks = ",".join("?" * len(skip))
         return await self._tasks(
             f"WHERE state IN {ACTIVE_SQL} AND state = ? AND next_check_at <= ? "
+            f"AND {lease_free('lease_until')} "
             f"{f'AND id NOT IN ({marks})' if skip else ''} ORDER BY next_check_at LIMIT ?",
-            (state, now, *skip, limit),
+            (state, now, now, *skip, limit),
         )
 
     async def next_due_at(self) -> float | None:
@@ -210,8 +212,12 @@ class TaskQueries(Database):
         return changed == 1
 
     async def fail_interrupted_submissions(self, reason: str, *, now: float) -> list[int]:
-        """At start-up: tasks left in 'submitting' may or may not have reached the API."""
-        rows = await self._tasks(f"WHERE state = '{TaskState.SUBMITTING}'")
+        """Tasks left in 'submitting' by a process that is gone may or may not have reached
+        the API. On SQLite that is every one at start-up; on PostgreSQL those whose
+        submitting process let its lease end (it died), checked all along."""
+        rows = await self._tasks(
+            f"WHERE state = '{TaskState.SUBMITTING}' AND {lease_free('lease_until')}", (now,)
+        )
         for row in rows:
             await self.fail_task(row.id, reason, now=now, can_retry=True)
         return [row.id for row in rows]

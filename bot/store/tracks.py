@@ -10,6 +10,7 @@ import logging
 from collections.abc import Iterable
 
 from bot.store.database import Conn, Database, Params
+from bot.store.processes import lease_free
 from bot.store.rows import TRACK_COLUMNS, TrackData, TrackRow
 from bot.store.sql import TRACK_PLACED, TRACK_WAITING
 from bot.store.states import Delivery, sql_list
@@ -40,8 +41,9 @@ class TrackQueries(Database):
         return await self._tracks(
             f"WHERE {TRACK_WAITING} AND delivery != '{Delivery.FAILED}' "
             f"AND {TRACK_PLACED} AND next_delivery_at <= ? "
+            f"AND {lease_free('tracks.lease_until')} "
             f"{f'AND id NOT IN ({marks})' if skip else ''} ORDER BY next_delivery_at LIMIT ?",
-            (now, *skip, limit),
+            (now, now, *skip, limit),
         )
 
     async def delivery_attempted(self, track_id: int) -> None:

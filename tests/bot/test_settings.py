@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.settings import SettingError, load_settings
+from bot.settings import SettingError, Settings, load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC_VARIABLES = [
@@ -84,7 +84,7 @@ def test_secrets_are_hidden(monkeypatch: pytest.MonkeyPatch) -> None:
         ({"DISCORD_TOKEN": "t", "SUNO_API_KEY": "k", "CALLBACK_PORT": "70000"}, "CALLBACK_PORT"),
         ({"DISCORD_TOKEN": "t", "SUNO_API_KEY": "k", "DEV_GUILD_ID": "-4"}, "DEV_GUILD_ID"),
         (
-            {"DISCORD_TOKEN": "t", "SUNO_API_KEY": "k", "DATABASE_URL": "postgres://x"},
+            {"DISCORD_TOKEN": "t", "SUNO_API_KEY": "k", "DATABASE_URL": "mysql://x"},
             "DATABASE_URL",
         ),
         ({"DISCORD_TOKEN": "t", "SUNO_API_KEY": "k", "LOG_LEVEL": "LOUD"}, "LOG_LEVEL"),
@@ -177,3 +177,37 @@ def test_download_allowed_hosts_refuses_non_hosts(
     with pytest.raises(SettingError) as info:
         load_settings()
     assert "DOWNLOAD_ALLOWED_HOSTS" in str(info.value) and value not in str(info.value)
+
+
+def test_shards_choose_the_sharded_bot(settings: Settings) -> None:
+    import aiohttp
+
+    from bot.app import Backline, ShardedBackline, bot_class
+
+    assert bot_class(settings) is Backline
+    sharded = settings.model_copy(update={"shard_count": 4, "shard_ids": [2, 3]})
+    assert bot_class(sharded) is ShardedBackline
+    bot = ShardedBackline(
+        settings=sharded,
+        session=aiohttp.ClientSession.__new__(aiohttp.ClientSession),  # never used here
+        music=None,  # type: ignore[arg-type]
+    )
+    assert (bot.shard_count, bot.shard_ids) == (4, [2, 3])
+
+
+@pytest.mark.parametrize(
+    ("shards", "message"),
+    [
+        ({"SHARD_IDS": "0,1"}, "needs SHARD_COUNT"),
+        ({"SHARD_COUNT": "2", "SHARD_IDS": "2"}, "between 0"),
+    ],
+)
+def test_shard_settings_are_checked(
+    monkeypatch: pytest.MonkeyPatch, shards: dict[str, str], message: str
+) -> None:
+    monkeypatch.setenv("DISCORD_TOKEN", "t")
+    monkeypatch.setenv("SUNO_API_KEY", "k")
+    for name, value in shards.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(SettingError, match=message):
+        load_settings()

@@ -10,7 +10,7 @@
 | `port` | the delivery port protocol and the `TaskView` it draws |
 """
 
-from bot.core.tasks.api import UNCONFIRMED_REASON
+from bot.core.tasks.api import INTERRUPTED_REASON, UNCONFIRMED_REASON
 from bot.core.tasks.port import (
     DeliveryPort,
     Display,
@@ -20,7 +20,7 @@ from bot.core.tasks.port import (
     display_of,
 )
 from bot.core.tasks.schedule import PollSchedule
-from bot.core.tasks.service import INTERRUPTED_REASON, Lifecycle
+from bot.core.tasks.service import Lifecycle
 
 __all__ = [
     "INTERRUPTED_REASON",

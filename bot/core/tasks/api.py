@@ -34,6 +34,10 @@ UNCONFIRMED_REASON = (
     "The music service did not confirm this request. To avoid charging twice it was not "
     "sent again: try it once more."
 )
+INTERRUPTED_REASON = (
+    "The bot restarted while sending this request, so it cannot tell whether the music "
+    "service received it. To avoid charging twice it was not sent again: try it once more."
+)
 GENERIC_FAILURE = "The music service could not make this track."
 CALLBACK_MATCH_WAIT = 3.0  # well inside the 15 s the API gives a callback
 QUEUE_REDRAW = 25  # queued cards redrawn when the line moves (the rest show a stale, higher place)
@@ -289,6 +293,17 @@ class ApiWork:
             await self.fail(task.id, reason, can_retry=True)
 
     # -- endings ---------------------------------------------------------------------------
+
+    async def recover_interrupted(self, now: float) -> list[int]:
+        """Submissions a process left in flight (it stopped, or its lease ended): their fate
+        is unknown, so they fail, retryable by the member, and are never sent again."""
+
+        interrupted = await self.store.fail_interrupted_submissions(INTERRUPTED_REASON, now=now)
+        for task_id in interrupted:
+            log.warning("task %d was interrupted while submitting; not resubmitted", task_id)
+        if interrupted:
+            await self.queue_moved(now)
+        return interrupted
 
     async def fail(
         self, task_id: int, reason: str, *, can_retry: bool = False, not_taken: bool = False

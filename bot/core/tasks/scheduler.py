@@ -17,11 +17,19 @@ from bot import metrics
 from bot.core.tasks.api import ApiWork
 from bot.core.tasks.delivery import DeliveryWork
 from bot.store import Store, TaskRow, TaskState
+from bot.store.processes import Kind
 from bot.store.retention import DAY, DEFAULT_RETENTION_DAYS
 
 log = logging.getLogger(__name__)
 
 PURGE_EVERY = 60 * 60.0  # seconds between two purges of old finished tasks
+# Leases (PostgreSQL, several processes): how long work stays with the process doing it
+# if that process dies; each is far longer than the work's own time-outs.
+API_LEASE = 120.0  # a poll or a submission
+CARD_LEASE = 120.0
+DELIVERY_LEASE = 600.0  # a download of up to 50 MB and its upload
+BEAT_EVERY = 5.0  # seconds between heartbeats of this process (PostgreSQL)
+BEAT_STALE = 30.0  # a process silent this long is not counted alive
 
 
 def _alternate(first: list[TaskRow], second: list[TaskRow]) -> list[TaskRow]:
@@ -58,6 +66,7 @@ class Scheduler:
         self._loop_task: asyncio.Task[None] | None = None
         self.heartbeat = 0.0  # clock time of the last round
         self._last_expiry_check = 0.0
+        self._last_beat = 0.0
         self._paused = False
         # Finished tasks are kept this long (seconds), then purged: at start, then hourly.
         self.retention = DEFAULT_RETENTION_DAYS * DAY
@@ -87,6 +96,9 @@ class Scheduler:
             worker.cancel()
         await asyncio.gather(*workers, return_exceptions=True)
         self._workers.clear()
+        if self.store.shared:
+            with contextlib.suppress(Exception):  # it will look dead soon enough anyway
+                await self.store.leave()
 
     async def _run(self) -> None:
         while True:
@@ -117,6 +129,9 @@ class Scheduler:
 
     async def _round(self) -> None:
         now = self._clock()
+        if self.store.shared and now - self._last_beat >= BEAT_EVERY:
+            self._last_beat = now
+            await self.store.beat(now)  # the other processes and /healthz see this one
         if now - self._last_expiry_check >= 1.0:
             self._last_expiry_check = now
             await self._expire(now)
@@ -136,21 +151,31 @@ class Scheduler:
                 else await self.store.due_tasks(now, free, state=TaskState.QUEUED, exclude=busy)
             )
             for task in _alternate(polls, submits)[:free]:
-                self._spawn(self._busy_tasks, task.id, self.api.advance(task))
+                if await self.store.lease("task", task.id, now=now, seconds=API_LEASE):
+                    self._spawn(self._busy_tasks, task.id, self.api.advance(task), "task")
         free = self._delivery_slots - len(self._busy_cards) - len(self._busy_tracks)
         if free > 0:
             for task in await self.store.tasks_needing_card(now, free):
-                if task.id not in self._busy_cards:
-                    self._spawn(self._busy_cards, task.id, self.delivery.show(task))
+                if task.id not in self._busy_cards and await self.store.lease(
+                    "card", task.id, now=now, seconds=CARD_LEASE
+                ):
+                    self._spawn(self._busy_cards, task.id, self.delivery.show(task), "card")
         free = self._delivery_slots - len(self._busy_cards) - len(self._busy_tracks)
         if free > 0:
             for track in await self.store.due_deliveries(now, free, exclude=self._busy_tracks):
-                self._spawn(self._busy_tracks, track.id, self.delivery.deliver(track))
+                if await self.store.lease("track", track.id, now=now, seconds=DELIVERY_LEASE):
+                    self._spawn(self._busy_tracks, track.id, self.delivery.deliver(track), "track")
 
     async def _expire(self, now: float) -> None:
         for task in await self.store.expired_tasks(now - self.api.task_timeout):
-            if task.id not in self._busy_tasks:
-                self._spawn(self._busy_tasks, task.id, self.api.last_check(task))
+            if task.id not in self._busy_tasks and await self.store.lease(
+                "task", task.id, now=now, seconds=API_LEASE
+            ):
+                self._spawn(self._busy_tasks, task.id, self.api.last_check(task), "task")
+        if self.store.shared:
+            # Another process died while submitting: its leases ended; fate unknown, so
+            # those tasks fail (never sent again), as they would at its restart.
+            await self.api.recover_interrupted(now)
 
     def _start_purge(self, finished_before: float) -> asyncio.Task[None]:
         """In a worker of its own: a large backlog (the first start after an upgrade) must
@@ -173,8 +198,16 @@ class Scheduler:
         worker.add_done_callback(finished)
         return worker
 
-    def _spawn(self, busy: set[int], key: int, work: Coroutine[Any, Any, None]) -> None:
+    def _spawn(
+        self,
+        busy: set[int],
+        key: int,
+        work: Coroutine[Any, Any, None],
+        lease: Kind | None = None,
+    ) -> None:
         busy.add(key)
+        if lease is not None:
+            work = self._then_release(work, lease, key)
         # The task owns the coroutine from here: cancelled before it starts, it is still closed.
         worker = asyncio.create_task(work)
         self._workers.add(worker)
@@ -187,3 +220,11 @@ class Scheduler:
                 log.error("lifecycle work failed (key %d)", key, exc_info=exc)
 
         worker.add_done_callback(finished)
+
+    async def _then_release(self, work: Coroutine[Any, Any, None], kind: Kind, key: int) -> None:
+        """Run leased work, then hand the lease back (a crash leaves it to run out)."""
+        try:
+            await work
+        finally:
+            with contextlib.suppress(Exception):  # the lease then simply runs out
+                await asyncio.shield(self.store.release(kind, key))

@@ -21,11 +21,6 @@ from bot.store.retention import DAY, DEFAULT_RETENTION_DAYS
 
 log = logging.getLogger(__name__)
 
-INTERRUPTED_REASON = (
-    "The bot restarted while sending this request, so it cannot tell whether the music "
-    "service received it. To avoid charging twice it was not sent again: try it once more."
-)
-
 
 class Lifecycle:
     """The task service. Construct, set `port`, then `await resume()`; `await stop()` to end."""
@@ -185,10 +180,7 @@ class Lifecycle:
     async def recover(self) -> None:
         """A task caught between claim and answer may have reached the API: it is failed, not
         resubmitted. Everything else (queued, following, undelivered) continues on its own."""
-        now = self._clock()
-        interrupted = await self.store.fail_interrupted_submissions(INTERRUPTED_REASON, now=now)
-        for task_id in interrupted:
-            log.warning("task %d was interrupted while submitting; not resubmitted", task_id)
+        await self.api.recover_interrupted(self._clock())
 
     def start(self) -> None:
         if self.port is None:

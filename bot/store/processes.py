@@ -1,0 +1,96 @@
+"""Several processes on one database: leases on work, heartbeats, one shared rate limit.
+
+On SQLite the store serves one process: leases are granted without a write (nothing else
+could take the work) and the rate limit stays in memory. On PostgreSQL (`shared`) a lease
+is one conditional UPDATE, so each piece of work runs in one process at a time; a process
+that dies leaves leases that end, and another process takes the work over then.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+from typing import Literal
+
+from bot.store.database import Conn, Database
+
+Kind = Literal["task", "card", "track"]
+RATE_LOCK = 0x72617465  # "rate": the shared rate limit's window, one writer at a time
+SYNC_LOCK = 0x73796E63  # "sync": one process syncs the command tree
+
+_COLUMNS: dict[str, tuple[str, str, str]] = {
+    # kind: (table, owner column, until column)
+    "task": ("tasks", "lease_owner", "lease_until"),
+    "card": ("tasks", "card_lease_owner", "card_lease_until"),
+    "track": ("tracks", "lease_owner", "lease_until"),
+}
+
+
+def process_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+def lease_free(column: str, now_param: str = "?") -> str:
+    """SQL: the lease in `column` (an *_until column) is free at `now_param`."""
+    return f"({column} IS NULL OR {column} <= {now_param})"
+
+
+class ProcessQueries(Database):
+    owner: str = process_id()
+    shared = False  # True on PostgreSQL: other processes may use the same database
+
+    async def lease(self, kind: Kind, row_id: int, *, now: float, seconds: float) -> bool:
+        """Take the work on this row for `seconds`; False if another process holds it."""
+        if not self.shared:
+            return True
+        table, owner, until = _COLUMNS[kind]
+        changed = await self._write(
+            f"UPDATE {table} SET {owner} = ?, {until} = ? "  # noqa: S608 - constant names
+            f"WHERE id = ? AND ({lease_free(until)} OR {owner} = ?)",
+            (self.owner, now + seconds, row_id, now, self.owner),
+        )
+        return changed == 1
+
+    async def release(self, kind: Kind, row_id: int) -> None:
+        if not self.shared:
+            return
+        table, owner, until = _COLUMNS[kind]
+        await self._write(
+            f"UPDATE {table} SET {owner} = NULL, {until} = NULL "  # noqa: S608 - constant names
+            f"WHERE id = ? AND {owner} = ?",
+            (row_id, self.owner),
+        )
+
+    async def beat(self, now: float) -> None:
+        """This process is alive."""
+        await self._write(
+            "INSERT INTO processes (id, host, pid, started_at, beat_at) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (id) DO UPDATE SET beat_at = excluded.beat_at",
+            (self.owner, socket.gethostname(), os.getpid(), now, now),
+        )
+
+    async def leave(self) -> None:
+        await self._write("DELETE FROM processes WHERE id = ?", (self.owner,))
+
+    async def live_processes(self, now: float, stale_after: float) -> int:
+        """Processes that beat within `stale_after` seconds."""
+        count: int = await self._scalar(
+            "SELECT count(*) FROM processes WHERE beat_at > ?", (now - stale_after,)
+        )
+        return count
+
+    async def take_api_slot(self, now: float, limit: int, period: float) -> float:
+        """One call in the shared window: 0 when taken now, else the seconds to wait."""
+
+        async def take(conn: Conn) -> float:
+            await conn.lock(RATE_LOCK)
+            await conn.execute("DELETE FROM api_calls WHERE at <= ?", (now - period,))
+            row = await conn.fetchone("SELECT count(*), min(at) FROM api_calls")
+            assert row is not None
+            if row[0] < limit:
+                await conn.execute("INSERT INTO api_calls (at) VALUES (?)", (now,))
+                return 0.0
+            return max(0.001, float(row[1]) + period - now)
+
+        return await self._transaction(take)
