@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import random
 import re
 from collections.abc import AsyncIterator, Mapping
 from typing import Any, Self
@@ -26,6 +27,7 @@ log = logging.getLogger(__name__)
 
 MIGRATION_LOCK = 0x6261636B  # "back": one process applies migrations at a time
 POOL_SIZE = 10
+RETRIES = 5  # runs of a transaction PostgreSQL aborted for a deadlock
 STATEMENT_TIMEOUT = 30.0
 _TOKEN = re.compile(r"'(?:[^']|'')*'|::|:(\w+)|\?")
 
@@ -194,6 +196,18 @@ class PgDatabase(Database):
             return await PgConn(conn).fetchall(sql, params)
 
     async def _unit(self, work: Work[T], commit: bool) -> T:
+        """One transaction; a deadlock or serialization failure (several processes updating
+        the same rows in another order) rolled it back whole, so it is run again."""
+        for attempt in range(1, RETRIES + 1):
+            try:
+                return await self._once(work, commit)
+            except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError):
+                if attempt == RETRIES:
+                    raise
+                await asyncio.sleep(random.uniform(0.005, 0.05) * attempt)
+        raise AssertionError("unreachable")
+
+    async def _once(self, work: Work[T], commit: bool) -> T:
         async with self._pool.acquire() as conn:
             transaction = conn.transaction()
             await transaction.start()

@@ -22,12 +22,12 @@ from pathlib import Path
 import aiohttp
 
 from bot.core.tasks import Lifecycle, PollSchedule, Shown, TaskView
-from bot.store import Store, TaskRow, TrackRow
+from bot.music.ratelimit import SharedRateLimiter
+from bot.store import TaskRow, TrackRow, open_store
 from bot.web import WebServer, callback_url
 from tests.support.factories import make_client
 
 SECRET = "fault-suite-callback-secret-0123"
-SCHEDULE = PollSchedule().scaled(1 / 200)
 
 
 class FilePort:
@@ -65,16 +65,20 @@ class FilePort:
         return None
 
 
-async def run(db: Path, api: str, port: int, posts: Path) -> None:
-    store = await Store.open(db)
+async def run(
+    db: str, api: str, port: int, posts: Path, limit: int, period: float, scale: float
+) -> None:
+    store = await open_store(db)
     async with aiohttp.ClientSession() as session:
-        client = make_client(session, api, limit=200, period=1.0, timeout=2.0)
+        client = make_client(session, api, limit=limit, period=period, timeout=2.0)
+        if store.shared:  # PostgreSQL: one rate limit for the key across the processes
+            client.limiter = SharedRateLimiter(store.take_api_slot, limit, period, margin=0.05)
         lifecycle = Lifecycle(
             store,
             client,
             callback_url=callback_url(f"http://127.0.0.1:{port}", SECRET),
             callback_secret=SECRET,
-            schedule=SCHEDULE,
+            schedule=PollSchedule().scaled(scale),
             task_timeout=30.0,
             callbacks_enabled=True,
         )
@@ -95,13 +99,17 @@ async def run(db: Path, api: str, port: int, posts: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--db", type=Path, required=True)
+    parser.add_argument("--db", required=True, help="a SQLite file or postgresql://…")
     parser.add_argument("--api", required=True)
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--posts", type=Path, required=True)
+    parser.add_argument("--limit", type=int, default=200, help="API calls per period")
+    parser.add_argument("--period", type=float, default=1.0)
+    parser.add_argument("--scale", type=float, default=1 / 200, help="of the poll schedule")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-    asyncio.run(run(args.db, args.api, args.port, args.posts))
+    db = args.db if "://" in args.db else f"sqlite:///{args.db}"
+    asyncio.run(run(db, args.api, args.port, args.posts, args.limit, args.period, args.scale))
 
 
 if __name__ == "__main__":

@@ -2,7 +2,6 @@
 -- scanning the tasks table on every scrape. A state's row is created the first time a
 -- task enters it. The triggers see every INSERT, UPDATE OF state and DELETE of a task
 -- (row triggers: a TRUNCATE of tasks would slip past them; the store never truncates).
--- Every change of a task's state also takes its state's row lock here until commit.
 CREATE TABLE task_counts (
     state TEXT    PRIMARY KEY,
     n     INTEGER NOT NULL CHECK (n >= 0)
@@ -11,16 +10,23 @@ CREATE TABLE task_counts (
 INSERT INTO task_counts (state, n) SELECT state, count(*) FROM tasks GROUP BY state;
 
 -- The function runs with the search_path of the migration, so it counts into the
--- task_counts next to the tasks it was created with, whatever the caller's path.
+-- task_counts next to the tasks it was created with, whatever the caller's path. Unlike
+-- SQLite's single writer, concurrent transactions lock these rows: a move takes its two
+-- states' rows in the order of their names, so two tasks moving between the same states
+-- in opposite directions (a retry back to 'queued' while another task leaves it) wait
+-- for each other instead of deadlocking.
 CREATE FUNCTION task_counts_change() RETURNS trigger
 LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
 BEGIN
-    IF TG_OP IN ('UPDATE', 'DELETE') THEN
+    IF TG_OP = 'DELETE' OR (TG_OP = 'UPDATE' AND OLD.state < NEW.state) THEN
         UPDATE task_counts SET n = task_counts.n - 1 WHERE state = OLD.state;
     END IF;
     IF TG_OP IN ('INSERT', 'UPDATE') THEN
         INSERT INTO task_counts (state, n) VALUES (NEW.state, 1)
             ON CONFLICT (state) DO UPDATE SET n = task_counts.n + 1;
+    END IF;
+    IF TG_OP = 'UPDATE' AND OLD.state > NEW.state THEN
+        UPDATE task_counts SET n = task_counts.n - 1 WHERE state = OLD.state;
     END IF;
     RETURN NULL;
 END;
