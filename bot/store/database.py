@@ -232,6 +232,12 @@ class Database:
                 raise
             return result
 
+    async def listen(self, wake: Callable[[], None]) -> None:
+        """Call `wake` when another process announces work (PostgreSQL); SQLite has none."""
+
+    async def announce(self) -> None:
+        """Tell the other processes that work may be due now (PostgreSQL)."""
+
     @contextlib.asynccontextmanager
     async def exclusive(self, key: int) -> AsyncIterator[None]:
         """One process at a time in the block (PostgreSQL: a session advisory lock). On

@@ -15,7 +15,7 @@ import functools
 import logging
 import random
 import re
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any, Self
 
 import asyncpg
@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 MIGRATION_LOCK = 0x6261636B  # "back": one process applies migrations at a time
 POOL_SIZE = 10
+WAKE_CHANNEL = "backline_wake"  # NOTIFY: work may be due now, whichever process takes it
 RETRIES = 5  # runs of a transaction PostgreSQL aborted for a deadlock
 STATEMENT_TIMEOUT = 30.0
 _TOKEN = re.compile(r"'(?:[^']|'')*'|::|:(\w+)|\?")
@@ -118,6 +119,7 @@ class PgDatabase(Database):
         self._pool = pool
         self.url = url
         self._units: set[asyncio.Task[Any]] = set()
+        self._listener: asyncpg.Connection | None = None
 
     @classmethod
     async def open(cls, path: Any) -> Self:
@@ -143,6 +145,8 @@ class PgDatabase(Database):
         return store
 
     async def close(self) -> None:
+        if self._listener is not None:
+            await self._listener.close()
         if self._units:
             await asyncio.gather(*self._units, return_exceptions=True)
         await self._pool.close()
@@ -177,6 +181,15 @@ class PgDatabase(Database):
                     log.info("applied database migration %04d (PostgreSQL)", number)
 
     shared = True  # other processes may use the same database
+
+    async def listen(self, wake: Callable[[], None]) -> None:
+        """A connection of its own, outside the pool, kept for the store's life."""
+        self._listener = await asyncpg.connect(self.url)
+        await self._listener.add_listener(WAKE_CHANNEL, lambda *_: wake())
+
+    async def announce(self) -> None:
+        async with self._pool.acquire() as conn:
+            await conn.execute("SELECT pg_notify($1, '')", WAKE_CHANNEL)
 
     @contextlib.asynccontextmanager
     async def exclusive(self, key: int) -> AsyncIterator[None]:

@@ -6,6 +6,7 @@ service on the same database only has to call `resume()`.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 
@@ -67,6 +68,8 @@ class Lifecycle:
             clock=clock,
         )
         self.scheduler.retention = retention_days * DAY
+        self._listening: asyncio.Task[None] | None = None
+        self._announcing: set[asyncio.Task[None]] = set()
 
     @property
     def port(self) -> DeliveryPort | None:
@@ -115,7 +118,7 @@ class Lifecycle:
             log.info("task %d recorded (interaction %d)", task.id, new.interaction_id)
             if task.parent_id is not None:  # the parent's card links to its children
                 await self.store.mark_card_dirty([task.parent_id], self._clock())
-            self.wake()
+            self.announce()
         return task, created
 
     async def view(self, task_id: int) -> TaskView | None:
@@ -145,7 +148,7 @@ class Lifecycle:
             input_message_id=input_message_id,
             now=self._clock(),
         )
-        self.wake()
+        self.announce()
 
     async def placing_failed(self, task_id: int) -> None:
         """Its creator could not post the card: the scheduler places it now."""
@@ -153,7 +156,9 @@ class Lifecycle:
         self.wake()
 
     async def handle_callback(self, event: CallbackEvent, task_id: int | None = None) -> str:
-        return await self.api.handle_callback(event, task_id)
+        outcome = await self.api.handle_callback(event, task_id)
+        self.announce()  # its tracks may be posted by whichever process is free
+        return outcome
 
     # -- running ---------------------------------------------------------------------------
 
@@ -186,8 +191,21 @@ class Lifecycle:
         if self.port is None:
             raise RuntimeError("set Lifecycle.port before starting")
         self.scheduler.start()
+        if self.store.shared and self._listening is None:  # wake-ups from other processes
+            self._listening = asyncio.create_task(self.store.listen(self.scheduler.wake))
+
+    def announce(self) -> None:
+        """Wake this process's scheduler and, on PostgreSQL, the other processes' too: a
+        request recorded, a card placed or a callback merged here may be work for them."""
+        self.wake()
+        if self.store.shared:
+            task = asyncio.create_task(self.store.announce())
+            self._announcing.add(task)
+            task.add_done_callback(self._announcing.discard)
 
     async def stop(self, grace: float = 0.0) -> None:
         """Stop starting work; give work in flight (a submission on the wire) up to `grace`
         seconds to finish, then cancel the rest (a restart resumes it)."""
         await self.scheduler.stop(grace)
+        if self._announcing:
+            await asyncio.gather(*self._announcing, return_exceptions=True)
