@@ -6,10 +6,14 @@ RUN python -m venv /venv
 WORKDIR /src
 COPY pyproject.toml README.md ./
 # Empty packages let pip resolve and install the pinned dependencies before the code exists.
-RUN mkdir -p bot cogs && touch bot/__init__.py cogs/__init__.py \
+RUN mkdir -p bot cogs simulator playground \
+    && touch bot/__init__.py cogs/__init__.py simulator/__init__.py playground/__init__.py \
     && /venv/bin/pip install . && /venv/bin/pip uninstall --yes backline
 COPY bot ./bot
 COPY cogs ./cogs
+# The playground (no DISCORD_TOKEN) runs the bot against the built-in simulator.
+COPY simulator ./simulator
+COPY playground ./playground
 RUN /venv/bin/pip install --no-deps .
 
 # Run stage: no compilers, no source tree, an unprivileged user.

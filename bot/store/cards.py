@@ -103,8 +103,12 @@ class CardQueries(Database):
     async def mark_card_dirty(self, task_ids: Iterable[int], now: float) -> None:
         ids = tuple(task_ids)
         if ids:
+            # Rows locked in id order, and (PostgreSQL) rows another process is writing
+            # skipped: every process marks the head of the queue after each submission, and
+            # a card that misses one redraw gets the next.
             await self._write(
                 "UPDATE tasks SET card_dirty = 1, card_retry_at = 0, updated_at = ? "  # noqa: S608
-                f"WHERE id IN ({','.join('?' * len(ids))}) AND removed_at IS NULL",
+                f"WHERE id IN (SELECT id FROM tasks WHERE id IN ({','.join('?' * len(ids))}) "
+                f"AND removed_at IS NULL ORDER BY id{self.dialect.skip_locked})",
                 (now, *ids),
             )

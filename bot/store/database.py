@@ -88,6 +88,7 @@ class Dialect:
     unique_violation: tuple[type[Exception], ...] = (sqlite3.IntegrityError,)
     integrity_error: tuple[type[Exception], ...] = (sqlite3.IntegrityError,)  # any constraint
     for_update = ""  # a read that the transaction then writes on: one writer at a time already
+    skip_locked = ""  # rows another writer holds are skipped (PostgreSQL); here there is none
 
     @staticmethod
     def json_has(column: str, key_param: str) -> str:

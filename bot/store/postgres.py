@@ -104,6 +104,7 @@ class PgDialect(Dialect):
     unique_violation = (asyncpg.UniqueViolationError,)
     integrity_error = (asyncpg.IntegrityConstraintViolationError,)
     for_update = " FOR UPDATE"
+    skip_locked = " FOR UPDATE SKIP LOCKED"
 
     @staticmethod
     def json_has(column: str, key_param: str) -> str:

@@ -192,7 +192,9 @@ async def test_a_slow_callback_is_answered_503_and_its_write_still_lands(
     assert later is not None and later.stage == "first"
     assert await rig.store.set_value_once("after-the-503", "x") == "x"
     async with session.get(f"{rig.base}/healthz") as response:
-        assert (await response.json())["checks"]["store"] is True
+        health = await response.json()
+        assert health["checks"]["store"] is True
+        assert health["database"] == "sqlite" and "processes" not in health  # one process
     async with session.get(f"{rig.base}/metrics") as response:
         assert 'backline_callbacks_total{outcome="timeout"}' in await response.text()
 

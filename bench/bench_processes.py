@@ -1,0 +1,148 @@
+"""Issue 14: throughput and completion → post latency with 1, 2 and 4 bot processes on
+PostgreSQL, and 1 on SQLite, in the same run.
+
+Each configuration gets the same requests: Discord-less bot processes (`tests.support.worker`:
+the real store, client, lifecycle and web server, callbacks on; posts go to a shared file),
+the simulator over HTTP with callbacks, the API's limit of 20 calls per 10 s scaled to 20
+per 1 s for bot and simulator alike. Figures: requests finished per second (all tracks
+posted), and the time from the simulator completing a task to each of its tracks being
+posted (p50, p95).
+
+    .venv/bin/python -m bench.bench_processes [--tasks 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+from asyncio.subprocess import PIPE, Process
+from pathlib import Path
+
+from aiohttp import web
+
+from bot.store import Delivery, Store, TaskState, open_store
+from simulator import Simulator, SimulatorConfig
+from simulator.media import make_wav
+from tests.support.factories import API_KEY, new_task
+from tests.support.faults import free_port
+from tests.support.postgres import fresh_postgres
+from tests.support.worker import FilePort
+
+LIMIT, PERIOD = 20, 1.0
+TIMEOUT = 600.0
+
+
+async def serve_upload() -> tuple[web.AppRunner, str]:
+    wav = make_wav(6.0)
+
+    async def voice(_: web.Request) -> web.Response:
+        return web.Response(body=wav, content_type="audio/wav")
+
+    app = web.Application()
+    app.router.add_get("/voice.wav", voice)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    host, port = runner.addresses[0][:2]
+    return runner, f"http://{host}:{port}/voice.wav"
+
+
+async def settled(store: Store, tasks: int) -> bool:
+    rows = await store.recent_tasks(42, tasks)
+    if len(rows) < tasks or any(row.active for row in rows):
+        return False
+    for row in rows:
+        if row.state == TaskState.DONE:
+            tracks = await store.tracks_for_task(row.id)
+            if any(t.delivery != Delivery.DELIVERED for t in tracks):
+                return False
+    return True
+
+
+async def run(database: str, processes: int, tasks: int, upload: str) -> dict[str, float]:
+    config = SimulatorConfig(
+        api_key=API_KEY, credits=1e9, seed=5, text_delay=0.5, first_delay=1.5,
+        complete_delay=2.5, rate_limit=LIMIT, rate_period=PERIOD, audio_seconds=0.5,
+    )  # fmt: skip
+    with tempfile.TemporaryDirectory() as folder:
+        posts = Path(folder) / "posts.jsonl"
+        async with Simulator(config) as sim:
+            store = await open_store(database)
+            workers: list[Process] = []
+            try:
+                for number in range(tasks):
+                    await store.create_task(new_task(upload, title=f"take {number}"))
+                started = time.monotonic()
+                for _ in range(processes):
+                    worker = await asyncio.create_subprocess_exec(
+                        sys.executable, "-m", "tests.support.worker", "--db", database,
+                        "--api", sim.base_url, "--port", str(free_port()), "--posts", str(posts),
+                        "--limit", str(LIMIT), "--period", str(PERIOD), "--scale", str(1 / 20),
+                        stdout=PIPE,
+                    )  # fmt: skip
+                    assert worker.stdout is not None
+                    await worker.stdout.readline()
+                    workers.append(worker)
+                while not await settled(store, tasks):
+                    if time.monotonic() - started > TIMEOUT:
+                        raise TimeoutError("not settled")
+                    await asyncio.sleep(0.2)
+                elapsed = time.monotonic() - started
+                done = {t.id: t for t in await store.recent_tasks(42, tasks)}
+            finally:
+                for worker in workers:
+                    worker.terminate()
+                for worker in workers:
+                    await worker.wait()
+                await store.close()
+            finished_at = {  # the simulator's completion of each task, wall clock
+                sim_task.params["title"]: sim_task.created_ms / 1000 + sim_task.delays[2]
+                for sim_task in sim.tasks.values()
+            }
+            latencies = [
+                post["message"] / 1e9 - finished_at[done[int(post["task"])].title]
+                for post in FilePort(posts).posts()
+            ]
+            return {
+                "throughput": sum(t.state == TaskState.DONE for t in done.values()) / elapsed,
+                "p50": statistics.median(latencies),
+                "p95": statistics.quantiles(latencies, n=20)[18],
+                "rejections": float(sim.rejections),
+            }
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--tasks", type=int, default=200)
+    args = parser.parse_args()
+    runner, upload = await serve_upload()
+    rows = []
+    try:
+        with tempfile.TemporaryDirectory() as folder:
+            sqlite = f"sqlite:///{folder}/bench.db"
+            rows.append(("SQLite", 1, await run(sqlite, 1, args.tasks, upload)))
+        for processes in (1, 2, 4):
+            url = await fresh_postgres()
+            rows.append(("PostgreSQL", processes, await run(url, processes, args.tasks, upload)))
+    finally:
+        await runner.cleanup()
+    base = rows[0][2]["throughput"]
+    print(f"{args.tasks} requests, limit {LIMIT} calls per {PERIOD:g} s (20 per 10 s scaled)")
+    print(
+        "| database | processes | requests/s | vs SQLite ×1 | completion → post p50 | p95 | 430s |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    for engine, processes, figures in rows:
+        print(
+            f"| {engine} | {processes} | {figures['throughput']:.2f} | "
+            f"{figures['throughput'] / base:.2f} | {figures['p50']:.2f} s | "
+            f"{figures['p95']:.2f} s | {figures['rejections']:.0f} |"
+        )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
