@@ -17,9 +17,9 @@ from pydantic import ValidationError
 from bot import metrics
 from bot.core.tasks import Lifecycle
 from bot.core.tasks.keys import task_of_key
-from bot.core.tasks.scheduler import BEAT_STALE
 from bot.music import CallbackEvent
 from bot.store import Store, TaskState
+from bot.store.processes import BEAT_STALE
 
 log = logging.getLogger(__name__)
 

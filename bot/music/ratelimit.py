@@ -60,7 +60,7 @@ class SharedRateLimiter(RateLimiter):
 
     def __init__(
         self,
-        take: Callable[[float, int, float], Awaitable[float]],
+        take: Callable[[Callable[[], float], int, float], Awaitable[float]],
         limit: int,
         period: float,
         *,
@@ -76,7 +76,7 @@ class SharedRateLimiter(RateLimiter):
     async def acquire(self) -> float:
         waited = 0.0
         async with self._lock:  # FIFO within this process
-            while (delay := await self._take(time.time(), self.limit, self.period)) > 0:
+            while (delay := await self._take(time.time, self.limit, self.period)) > 0:
                 waited += delay
                 await asyncio.sleep(delay)
         if waited:

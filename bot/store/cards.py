@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterable
 
 from bot.store.database import Database
-from bot.store.processes import lease_free
+from bot.store.processes import lease_free, lease_params
 from bot.store.rows import TaskRow
 from bot.store.sql import CARD_DUE_AT
 
@@ -67,9 +67,10 @@ class CardQueries(Database):
         for the change it failed on; only a later change a member should see (a stage, a
         posted track) tries it once more."""
         return await self._tasks(
-            f"WHERE card_dirty = 1 AND {CARD_DUE_AT} <= ? AND {lease_free('card_lease_until')} "
+            f"WHERE card_dirty = 1 AND {CARD_DUE_AT} <= ? "
+            f"AND {lease_free('card_lease_until', 'card_lease_owner')} "
             "ORDER BY card_retry_at, id LIMIT ?",
-            (now, now, limit),
+            (now, *lease_params(now), limit),
         )
 
     async def card_shown(self, task_id: int, updated_at: float) -> None:

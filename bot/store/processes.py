@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import secrets
 import socket
+from collections.abc import Callable
 from typing import Literal
 
 from bot.store.database import Conn, Database
@@ -18,6 +19,8 @@ from bot.store.database import Conn, Database
 Kind = Literal["task", "card", "track"]
 RATE_LOCK = 0x72617465  # "rate": the shared rate limit's window, one writer at a time
 SYNC_LOCK = 0x73796E63  # "sync": one process syncs the command tree
+BEAT_EVERY = 5.0  # seconds between heartbeats of a process (PostgreSQL)
+BEAT_STALE = 20.0  # a process silent this long is dead: its leases are free
 
 _COLUMNS: dict[str, tuple[str, str, str]] = {
     # kind: (table, owner column, until column)
@@ -31,9 +34,18 @@ def process_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
-def lease_free(column: str, now_param: str = "?") -> str:
-    """SQL: the lease in `column` (an *_until column) is free at `now_param`."""
-    return f"({column} IS NULL OR {column} <= {now_param})"
+def lease_free(until: str, owner: str) -> str:
+    """SQL: the lease in (`until`, `owner`) is free: never taken, run out, or held by a
+    process that stopped beating (it died: its work is taken over within `BEAT_STALE`
+    seconds, not at the end of a long lease). Parameters: now, then now - BEAT_STALE."""
+    return (
+        f"({until} IS NULL OR {until} <= ? "  # noqa: S608 - column names of this module
+        f"OR {owner} NOT IN (SELECT id FROM processes WHERE beat_at > ?))"
+    )
+
+
+def lease_params(now: float) -> tuple[float, float]:
+    return (now, now - BEAT_STALE)
 
 
 class ProcessQueries(Database):
@@ -47,8 +59,8 @@ class ProcessQueries(Database):
         table, owner, until = _COLUMNS[kind]
         changed = await self._write(
             f"UPDATE {table} SET {owner} = ?, {until} = ? "  # noqa: S608 - constant names
-            f"WHERE id = ? AND ({lease_free(until)} OR {owner} = ?)",
-            (self.owner, now + seconds, row_id, now, self.owner),
+            f"WHERE id = ? AND ({lease_free(until, owner)} OR {owner} = ?)",
+            (self.owner, now + seconds, row_id, *lease_params(now), self.owner),
         )
         return changed == 1
 
@@ -80,11 +92,17 @@ class ProcessQueries(Database):
         )
         return count
 
-    async def take_api_slot(self, now: float, limit: int, period: float) -> float:
-        """One call in the shared window: 0 when taken now, else the seconds to wait."""
+    async def take_api_slot(
+        self, clock: Callable[[], float] | float, limit: int, period: float
+    ) -> float:
+        """One call in the shared window: 0 when taken now, else the seconds to wait.
+
+        The time is read once the window is locked (`clock`, wall-clock seconds): waiting
+        for the lock must not date the slot earlier than the call it lets out."""
 
         async def take(conn: Conn) -> float:
             await conn.lock(RATE_LOCK)
+            now = clock() if callable(clock) else clock
             await conn.execute("DELETE FROM api_calls WHERE at <= ?", (now - period,))
             row = await conn.fetchone("SELECT count(*), min(at) FROM api_calls")
             assert row is not None

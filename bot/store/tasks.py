@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import fields
 
 from bot.store.database import Conn, Database, Params, Row
-from bot.store.processes import lease_free
+from bot.store.processes import lease_free, lease_params
 from bot.store.rows import NewTask, Progress, TaskRow, Usage
 from bot.store.sql import ACTIVE_SQL, CARD_DUE_AT, TRACK_PLACED, TRACK_WAITING
 from bot.store.states import Delivery, Stage, TaskState, sql_list
@@ -115,9 +115,9 @@ class TaskQueries(Database):
         marks = ",".join("?" * len(skip))
         return await self._tasks(
             f"WHERE state IN {ACTIVE_SQL} AND state = ? AND next_check_at <= ? "
-            f"AND {lease_free('lease_until')} "
+            f"AND {lease_free('lease_until', 'lease_owner')} "
             f"{f'AND id NOT IN ({marks})' if skip else ''} ORDER BY next_check_at LIMIT ?",
-            (state, now, now, *skip, limit),
+            (state, now, *lease_params(now), *skip, limit),
         )
 
     async def next_due_at(self) -> float | None:
@@ -216,7 +216,9 @@ class TaskQueries(Database):
         the API. On SQLite that is every one at start-up; on PostgreSQL those whose
         submitting process let its lease end (it died), checked all along."""
         rows = await self._tasks(
-            f"WHERE state = '{TaskState.SUBMITTING}' AND {lease_free('lease_until')}", (now,)
+            f"WHERE state = '{TaskState.SUBMITTING}' "
+            f"AND {lease_free('lease_until', 'lease_owner')}",
+            lease_params(now),
         )
         for row in rows:
             await self.fail_task(row.id, reason, now=now, can_retry=True)

@@ -10,7 +10,7 @@ import logging
 from collections.abc import Iterable
 
 from bot.store.database import Conn, Database, Params
-from bot.store.processes import lease_free
+from bot.store.processes import lease_free, lease_params
 from bot.store.rows import TRACK_COLUMNS, TrackData, TrackRow
 from bot.store.sql import TRACK_PLACED, TRACK_WAITING
 from bot.store.states import Delivery, sql_list
@@ -28,6 +28,10 @@ class TrackQueries(Database):
         )
         return [TrackRow.from_row(row) for row in rows]
 
+    async def get_track(self, track_id: int) -> TrackRow | None:
+        rows = await self._tracks("WHERE id = ?", (track_id,))
+        return rows[0] if rows else None
+
     async def tracks_for_task(self, task_id: int) -> list[TrackRow]:
         return await self._tracks("WHERE task_id = ? ORDER BY position", (task_id,))
 
@@ -41,9 +45,9 @@ class TrackQueries(Database):
         return await self._tracks(
             f"WHERE {TRACK_WAITING} AND delivery != '{Delivery.FAILED}' "
             f"AND {TRACK_PLACED} AND next_delivery_at <= ? "
-            f"AND {lease_free('tracks.lease_until')} "
+            f"AND {lease_free('tracks.lease_until', 'tracks.lease_owner')} "
             f"{f'AND id NOT IN ({marks})' if skip else ''} ORDER BY next_delivery_at LIMIT ?",
-            (now, now, *skip, limit),
+            (now, *lease_params(now), *skip, limit),
         )
 
     async def delivery_attempted(self, track_id: int) -> None:

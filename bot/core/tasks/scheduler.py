@@ -17,7 +17,7 @@ from bot import metrics
 from bot.core.tasks.api import ApiWork
 from bot.core.tasks.delivery import DeliveryWork
 from bot.store import Store, TaskRow, TaskState
-from bot.store.processes import Kind
+from bot.store.processes import BEAT_EVERY, Kind
 from bot.store.retention import DAY, DEFAULT_RETENTION_DAYS
 
 log = logging.getLogger(__name__)
@@ -28,8 +28,6 @@ PURGE_EVERY = 60 * 60.0  # seconds between two purges of old finished tasks
 API_LEASE = 120.0  # a poll or a submission
 CARD_LEASE = 120.0
 DELIVERY_LEASE = 600.0  # a download of up to 50 MB and its upload
-BEAT_EVERY = 5.0  # seconds between heartbeats of this process (PostgreSQL)
-BEAT_STALE = 30.0  # a process silent this long is not counted alive
 
 
 def _alternate(first: list[TaskRow], second: list[TaskRow]) -> list[TaskRow]:

@@ -27,14 +27,31 @@ async def test_a_lease_is_one_process_at_a_time_until_it_runs_out() -> None:
     first, second = await two_processes()
     try:
         task, _ = await first.create_task(new_task(), now=T0)
+        await first.beat(T0)
         assert await first.lease("task", task.id, now=T0, seconds=60)
         assert await first.lease("task", task.id, now=T0 + 1, seconds=60)  # renewed by its owner
+        await first.beat(T0 + 25)
         assert not await second.lease("task", task.id, now=T0 + 30, seconds=60)
         assert await first.due_tasks(T0 + 30, 10, state="queued") == []  # leased: not due
         assert await second.lease("card", task.id, now=T0 + 30, seconds=60)  # another kind
+        await first.beat(T0 + 60)
         assert await second.lease("task", task.id, now=T0 + 62, seconds=60)  # ran out: taken
         await second.release("task", task.id)
         assert await first.lease("task", task.id, now=T0 + 63, seconds=60)
+    finally:
+        await first.close()
+        await second.close()
+
+
+async def test_a_dead_processs_leases_are_free_once_it_stops_beating() -> None:
+    first, second = await two_processes()
+    try:
+        task, _ = await first.create_task(new_task(), now=T0)
+        await first.beat(T0)
+        assert await first.lease("card", task.id, now=T0, seconds=600)
+        assert not await second.lease("card", task.id, now=T0 + 10, seconds=600)
+        # no beat since T0: after BEAT_STALE (20 s) it is dead, its 10-minute lease free
+        assert await second.lease("card", task.id, now=T0 + 21, seconds=600)
     finally:
         await first.close()
         await second.close()
@@ -44,10 +61,13 @@ async def test_only_a_dead_processs_submissions_fail_as_interrupted() -> None:
     first, second = await two_processes()
     try:
         task, _ = await first.create_task(new_task(), now=T0)
+        await first.beat(T0)
         assert await first.lease("task", task.id, now=T0, seconds=120)
         assert await first.claim_for_submit(task.id, T0)
+        await first.beat(T0 + 50)
         assert await second.fail_interrupted_submissions("gone", now=T0 + 60) == []  # alive
-        assert await second.fail_interrupted_submissions("gone", now=T0 + 121) == [task.id]
+        # it stopped beating at T0 + 50: dead 20 s later, its submission's fate unknown
+        assert await second.fail_interrupted_submissions("gone", now=T0 + 71) == [task.id]
     finally:
         await first.close()
         await second.close()
