@@ -11,8 +11,7 @@ import sys
 import aiohttp
 import discord
 
-from bot.app import Backline, bot_class
-from bot.music import MusicClient, RateLimiter
+from bot.app import Backline, bot_class, build_music_client
 from bot.settings import SettingError, Settings, load_settings
 from bot.store import StoreError
 
@@ -36,18 +35,6 @@ def setup_logging(level: str) -> None:
     floor = max(logging.INFO, logging.getLevelNamesMapping()[level])
     for name in SECRET_LOGGERS:
         logging.getLogger(name).setLevel(floor)
-
-
-def build_music_client(settings: Settings, session: aiohttp.ClientSession) -> MusicClient:
-    return MusicClient(
-        session,
-        base_url=settings.api_base_url,
-        api_key=settings.suno_api_key,
-        limiter=RateLimiter(settings.suno_rate_limit_requests, settings.suno_rate_limit_period),
-        timeout=settings.suno_request_timeout,
-        max_retries=settings.suno_max_retries,
-        allowed_models=settings.suno_allowed_models,
-    )
 
 
 async def run(settings: Settings) -> None:

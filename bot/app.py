@@ -19,7 +19,7 @@ from bot.core.jams import JamService
 from bot.core.tasks import Lifecycle, PollSchedule
 from bot.errors import Refusal
 from bot.music import MusicClient
-from bot.music.ratelimit import SharedRateLimiter
+from bot.music.ratelimit import RateLimiter, SharedRateLimiter
 from bot.settings import Settings
 from bot.store import Store, open_store
 from bot.store.processes import SYNC_LOCK
@@ -220,3 +220,15 @@ def shard_options(settings: Settings) -> dict[str, Any]:
 def bot_class(settings: Settings) -> type[Backline]:
     """One shard: the plain bot; sharded: the auto-sharded one on the chosen shards."""
     return Backline if settings.shard_count is None else ShardedBackline
+
+
+def build_music_client(settings: Settings, session: aiohttp.ClientSession) -> MusicClient:
+    return MusicClient(
+        session,
+        base_url=settings.api_base_url,
+        api_key=settings.suno_api_key,
+        limiter=RateLimiter(settings.suno_rate_limit_requests, settings.suno_rate_limit_period),
+        timeout=settings.suno_request_timeout,
+        max_retries=settings.suno_max_retries,
+        allowed_models=settings.suno_allowed_models,
+    )

@@ -91,3 +91,9 @@ async def send_private(interaction: discord.Interaction[Any], message: str) -> N
             await interaction.response.send_message(message, ephemeral=True)
     except discord.HTTPException:
         log.warning("could not send an error message for interaction %s", interaction.id)
+
+
+def model_choices(models: list[str], current: str) -> list[app_commands.Choice[str]]:
+    """Autocomplete for a model option: the allowed models matching what was typed."""
+    typed = current.upper()
+    return [app_commands.Choice(name=m, value=m) for m in models if typed in m.upper()][:25]

@@ -28,7 +28,7 @@ from bot.core.guilds import (
 )
 from bot.errors import Refusal
 from bot.music.models import TAGS_MAX
-from cogs._ui import clip, require_moderator
+from cogs._ui import clip, model_choices, require_moderator
 
 if TYPE_CHECKING:
     from bot.app import Backline
@@ -236,10 +236,7 @@ class Config(commands.GroupCog, group_name="config"):
     async def _models(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
-        models = self.bot.settings.suno_allowed_models
-        return [
-            app_commands.Choice(name=m, value=m) for m in models if current.upper() in m.upper()
-        ][:25]
+        return model_choices(self.bot.settings.suno_allowed_models, current)
 
     @app_commands.command(name="limits")
     @app_commands.describe(
@@ -308,12 +305,7 @@ class Config(commands.GroupCog, group_name="config"):
         clear: bool = False,
     ) -> None:
         """The role a member needs to use the bot (moderators are never locked out)."""
-        if clear:
-            await self.change(interaction, "role", role_id=None)
-            return
-        if role is None:
-            raise Refusal("Pick a role, or `clear` to let everyone use the bot.")
-        await self.change(interaction, "role", role_id=role.id)
+        await self.set_role(interaction, "role", "role_id", role, clear, "let everyone use the bot")
 
     @app_commands.command(name="jam_role")
     @app_commands.describe(
@@ -326,12 +318,24 @@ class Config(commands.GroupCog, group_name="config"):
         clear: bool = False,
     ) -> None:
         """The role that may host jams (start and end them), besides moderators."""
-        if clear:
-            await self.change(interaction, "jam_role", jam_role_id=None)
-            return
-        if role is None:
-            raise Refusal("Pick a role, or `clear` to leave jams to moderators.")
-        await self.change(interaction, "jam_role", jam_role_id=role.id)
+        await self.set_role(
+            interaction, "jam_role", "jam_role_id", role, clear, "leave jams to moderators"
+        )
+
+    async def set_role(
+        self,
+        interaction: discord.Interaction,
+        what: str,
+        setting: str,
+        role: discord.Role | None,
+        clear: bool,
+        cleared: str,
+    ) -> None:
+        if not clear and role is None:
+            raise Refusal(f"Pick a role, or `clear` to {cleared}.")
+        await self.change(
+            interaction, what, **{setting: None if clear or role is None else role.id}
+        )
 
     @app_commands.command(name="delivery")
     @app_commands.describe(mode="thread: a thread per request; in_place: in the channel itself")

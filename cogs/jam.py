@@ -19,7 +19,7 @@ from discord.ext import commands
 from bot.core.jams import MAX_ENTRIES, MAX_MINUTES, THEME_MAX, Standing
 from bot.errors import Refusal
 from bot.store import JamRow, TaskRow
-from cogs._ui import clip, is_moderator, plain, send_private
+from cogs._ui import clip, is_moderator, model_choices, plain, send_private
 
 if TYPE_CHECKING:
     from bot.app import Backline
@@ -343,10 +343,7 @@ class Jam(commands.GroupCog, group_name="jam"):
     async def _models(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
-        models = self.bot.settings.suno_allowed_models
-        return [
-            app_commands.Choice(name=m, value=m) for m in models if current.upper() in m.upper()
-        ][:25]
+        return model_choices(self.bot.settings.suno_allowed_models, current)
 
     @app_commands.command(name="status")
     async def status(self, interaction: discord.Interaction) -> None:

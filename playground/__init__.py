@@ -24,9 +24,8 @@ import simcord
 import simcord.backend.cdn
 from aiohttp import web
 
-from bot.app import Backline
+from bot.app import Backline, build_music_client
 from bot.core.tasks import PollSchedule
-from bot.music import MusicClient, RateLimiter
 from bot.settings import Settings, load_settings
 from playground.demos import demo_recordings
 from simulator import Simulator, SimulatorConfig
@@ -106,15 +105,7 @@ class Playground:
         )
         self._session = aiohttp.ClientSession()
         settings = self.settings
-        music = MusicClient(
-            self._session,
-            base_url=settings.api_base_url,
-            api_key=settings.suno_api_key,
-            limiter=RateLimiter(settings.suno_rate_limit_requests, settings.suno_rate_limit_period),
-            timeout=settings.suno_request_timeout,
-            max_retries=settings.suno_max_retries,
-            allowed_models=settings.suno_allowed_models,
-        )
+        music = build_music_client(settings, self._session)
         # Loops start below, outside simcord's dispatch: it waits for what a dispatch starts
         # to settle, and the scheduler never does. No HTTP server: nothing calls back.
         schedule = self.schedule
