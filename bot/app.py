@@ -135,6 +135,7 @@ class Backline(commands.Bot):
         )
         rules = lambda: Rules.from_settings(settings)  # noqa: E731 - read per request
         self.guild_settings = GuildSettings(self.store, rules)
+        await self.guild_settings.follow_changes()
         self.lifecycle.notices = self.guild_settings.report_everywhere
         self.credit_watch = CreditWatch(
             self.store, self.music, self.guild_settings, every=settings.credit_check_interval

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+SETTINGS_CHANNEL = "backline_settings"  # PostgreSQL NOTIFY: a server's settings changed
 CACHE_TTL = 60.0  # seconds; a change in this process drops the entry at once
 CACHE_SIZE = 2048  # servers kept
 LIMIT_MAX = 10_000  # requests per day or at a time
@@ -295,7 +296,18 @@ class GuildSettings:
 
         await self.store.change_guild_config(guild_id, apply, now=time.time())
         self._cache.pop(guild_id, None)
+        if self.store.shared:  # the other processes drop their copy at once too
+            await self.store.announce(SETTINGS_CHANNEL, str(guild_id))
         return Change(*result)
+
+    async def follow_changes(self) -> None:
+        """On PostgreSQL: a change made by another process drops this process's copy."""
+        if self.store.shared:
+            await self.store.listen(SETTINGS_CHANNEL, self._changed_elsewhere)
+
+    def _changed_elsewhere(self, payload: str) -> None:
+        if payload.isdigit():
+            self._cache.pop(int(payload), None)
 
     async def reset(self, guild_id: int) -> Change:
         return await self.edit(guild_id, lambda _: GuildConfig())

@@ -233,11 +233,12 @@ class Database:
                 raise
             return result
 
-    async def listen(self, wake: Callable[[], None]) -> None:
-        """Call `wake` when another process announces work (PostgreSQL); SQLite has none."""
+    async def listen(self, channel: str, heard: Callable[[str], None]) -> None:
+        """Call `heard(payload)` when a process announces on `channel` (PostgreSQL); on
+        SQLite there is no other process."""
 
-    async def announce(self) -> None:
-        """Tell the other processes that work may be due now (PostgreSQL)."""
+    async def announce(self, channel: str, payload: str = "") -> None:
+        """Tell the other processes (PostgreSQL): work may be due, a setting changed."""
 
     @contextlib.asynccontextmanager
     async def exclusive(self, key: int) -> AsyncIterator[None]:

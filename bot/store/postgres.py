@@ -27,7 +27,6 @@ log = logging.getLogger(__name__)
 
 MIGRATION_LOCK = 0x6261636B  # "back": one process applies migrations at a time
 POOL_SIZE = 10
-WAKE_CHANNEL = "backline_wake"  # NOTIFY: work may be due now, whichever process takes it
 RETRIES = 5  # runs of a transaction PostgreSQL aborted for a deadlock
 STATEMENT_TIMEOUT = 30.0
 _TOKEN = re.compile(r"'(?:[^']|'')*'|::|:(\w+)|\?")
@@ -121,6 +120,7 @@ class PgDatabase(Database):
         self.url = url
         self._units: set[asyncio.Task[Any]] = set()
         self._listener: asyncpg.Connection | None = None
+        self._listening = asyncio.Lock()
 
     @classmethod
     async def open(cls, path: Any) -> Self:
@@ -183,14 +183,16 @@ class PgDatabase(Database):
 
     shared = True  # other processes may use the same database
 
-    async def listen(self, wake: Callable[[], None]) -> None:
-        """A connection of its own, outside the pool, kept for the store's life."""
-        self._listener = await asyncpg.connect(self.url)
-        await self._listener.add_listener(WAKE_CHANNEL, lambda *_: wake())
+    async def listen(self, channel: str, heard: Callable[[str], None]) -> None:
+        """On a connection of its own, outside the pool, kept for the store's life."""
+        async with self._listening:
+            if self._listener is None:
+                self._listener = await asyncpg.connect(self.url)
+        await self._listener.add_listener(channel, lambda *args: heard(str(args[-1])))
 
-    async def announce(self) -> None:
+    async def announce(self, channel: str, payload: str = "") -> None:
         async with self._pool.acquire() as conn:
-            await conn.execute("SELECT pg_notify($1, '')", WAKE_CHANNEL)
+            await conn.execute("SELECT pg_notify($1, $2)", channel, payload)
 
     @contextlib.asynccontextmanager
     async def exclusive(self, key: int) -> AsyncIterator[None]:

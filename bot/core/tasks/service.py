@@ -22,6 +22,8 @@ from bot.store.retention import DAY, DEFAULT_RETENTION_DAYS
 
 log = logging.getLogger(__name__)
 
+WAKE_CHANNEL = "backline_wake"  # PostgreSQL NOTIFY: work may be due, whichever process takes it
+
 
 class Lifecycle:
     """The task service. Construct, set `port`, then `await resume()`; `await stop()` to end."""
@@ -192,14 +194,16 @@ class Lifecycle:
             raise RuntimeError("set Lifecycle.port before starting")
         self.scheduler.start()
         if self.store.shared and self._listening is None:  # wake-ups from other processes
-            self._listening = asyncio.create_task(self.store.listen(self.scheduler.wake))
+            self._listening = asyncio.create_task(
+                self.store.listen(WAKE_CHANNEL, lambda _: self.scheduler.wake())
+            )
 
     def announce(self) -> None:
         """Wake this process's scheduler and, on PostgreSQL, the other processes' too: a
         request recorded, a card placed or a callback merged here may be work for them."""
         self.wake()
         if self.store.shared:
-            task = asyncio.create_task(self.store.announce())
+            task = asyncio.create_task(self.store.announce(WAKE_CHANNEL))
             self._announcing.add(task)
             task.add_done_callback(self._announcing.discard)
 

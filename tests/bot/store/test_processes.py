@@ -9,7 +9,9 @@ import asyncio
 
 import pytest
 
+from bot.core.guilds import GuildSettings
 from bot.store import PgStore, Store
+from tests.bot.core.test_intake import RULES
 from tests.support.factories import new_task
 from tests.support.postgres import fresh_postgres
 
@@ -103,9 +105,27 @@ async def test_a_wake_up_crosses_processes() -> None:
     first, second = await two_processes()
     woken = asyncio.Event()
     try:
-        await first.listen(woken.set)
-        await second.announce()
+        await first.listen("backline_wake", lambda _: woken.set())
+        await second.announce("backline_wake")
         await asyncio.wait_for(woken.wait(), 5)
+    finally:
+        await first.close()
+        await second.close()
+
+
+async def test_a_settings_change_in_one_process_is_seen_at_once_in_another() -> None:
+    first, second = await two_processes()
+    rules = lambda: RULES  # noqa: E731
+    here, there = GuildSettings(first, rules), GuildSettings(second, rules)
+    try:
+        await here.follow_changes()
+        assert (await here.get(3)).tags is None  # cached for a minute
+        await there.change(3, tags="lo-fi")
+        for _ in range(100):
+            if (await here.get(3)).tags == "lo-fi":
+                break
+            await asyncio.sleep(0.02)
+        assert (await here.get(3)).tags == "lo-fi"
     finally:
         await first.close()
         await second.close()
