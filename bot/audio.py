@@ -10,10 +10,12 @@ from __future__ import annotations
 import io
 import logging
 import math
+import mmap
 import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, BinaryIO
 
 import mutagen
 from mutagen import MutagenError
@@ -24,6 +26,8 @@ from mutagen.mp4 import MP4
 from mutagen.wave import WAVE
 
 log = logging.getLogger(__name__)
+
+Buffer = bytes | mmap.mmap  # audio in memory, or a file mapped
 
 __all__ = ["SNIFF_BYTES", "AudioInfo", "inspect_audio", "probe_duration", "sniff_audio"]
 
@@ -91,7 +95,7 @@ _PROBE_ERRORS = (
     ZeroDivisionError, OSError, struct.error,
 )  # fmt: skip
 # mutagen is untyped: each parser takes a file object and returns its parsed file.
-_PARSERS: dict[str, Callable[[io.BytesIO], Any]] = {
+_PARSERS: dict[str, Callable[[BinaryIO], Any]] = {
     "wav": WAVE,
     "mp3": MP3,
     "flac": FLAC,
@@ -111,13 +115,16 @@ def probe_duration(data: bytes) -> float | None:
     return _positive(getattr(info, "length", None))
 
 
-def _stream_info(data: bytes, kind: str | None) -> object | None:
-    """mutagen's stream info for ``data`` read as ``kind``, or None."""
+def _stream_info(data: Buffer, kind: str | None, source: BinaryIO | None = None) -> object | None:
+    """mutagen's stream info for ``data`` (read from ``source`` when given) as ``kind``."""
     if kind is None or kind == "webm":  # mutagen has no Matroska support
         return None
     try:
         parser = _PARSERS.get(kind)
-        parsed = parser(io.BytesIO(data)) if parser else mutagen.File(io.BytesIO(data))
+        if source is not None:
+            source.seek(0)
+        stream = source if source is not None else io.BytesIO(data)
+        parsed = parser(stream) if parser else mutagen.File(stream)
     except _PROBE_ERRORS as exc:
         log.debug("could not probe %s audio (%d bytes): %r", kind, len(data), exc)
         return None
@@ -138,7 +145,18 @@ class AudioInfo:
     duration: float | None
 
 
-def inspect_audio(data: bytes) -> AudioInfo | None:
+def inspect_audio_file(path: Path) -> AudioInfo | None:
+    """`inspect_audio` on a file, mapped rather than read: only the pages the checks touch
+    (headers, the first frames) are loaded, so a large track is not held in memory."""
+    try:
+        with path.open("rb") as file, mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            return inspect_audio(data, source=file)
+    except (OSError, ValueError) as exc:  # an empty file cannot be mapped
+        log.debug("could not inspect %s: %r", path.name, exc)
+        return None
+
+
+def inspect_audio(data: Buffer, *, source: BinaryIO | None = None) -> AudioInfo | None:
     """Return what ``data`` is when it is certainly audio, else None. Never raises.
 
     Magic bytes alone pass an ``ID3`` header followed by HTML, so this decodes enough to be
@@ -151,13 +169,16 @@ def inspect_audio(data: bytes) -> AudioInfo | None:
         return None
     try:
         if kind == "mp3":
-            return AudioInfo(kind, probe_duration(data)) if _has_mpeg_frames(data) else None
+            if not _has_mpeg_frames(data):
+                return None
+            length = _positive(getattr(_stream_info(data, kind, source), "length", None))
+            return AudioInfo(kind, length)
         if kind == "webm":
             return _inspect_matroska(data)
     except _PROBE_ERRORS as exc:
         log.debug("could not inspect %s audio (%d bytes): %r", kind, len(data), exc)
         return None
-    info = _stream_info(data, kind)
+    info = _stream_info(data, kind, source)
     duration = _positive(getattr(info, "length", None))
     if duration is not None and kind in _SAMPLE_CHUNKS:
         # The header may promise more samples than the file holds, or hold none at all.
@@ -170,7 +191,7 @@ def inspect_audio(data: bytes) -> AudioInfo | None:
 _SAMPLE_CHUNKS = {"wav": ("<I", b"data", 0), "aiff": (">I", b"SSND", 8)}
 
 
-def _sample_bytes(data: bytes, kind: str) -> int:
+def _sample_bytes(data: Buffer, kind: str) -> int:
     """Bytes of samples actually present in a WAV or AIFF file."""
     order, wanted, skip = _SAMPLE_CHUNKS[kind]
     pos = 12
@@ -197,7 +218,7 @@ _SAMPLE_RATES = {  # by version bits: MPEG-1, MPEG-2, MPEG-2.5
 _MP3_SYNC_WINDOW = 64 * 1024  # junk allowed between the ID3 tag and the first frame
 
 
-def _mpeg_frame(data: bytes, pos: int) -> tuple[int, bytes] | None:
+def _mpeg_frame(data: Buffer, pos: int) -> tuple[int, bytes] | None:
     """(frame length, stream signature) of a valid MPEG audio frame header at ``pos``."""
     head = data[pos : pos + 4]
     if not _is_mpeg_frame(head) or head[2] >> 4 == 0:
@@ -213,7 +234,7 @@ def _mpeg_frame(data: bytes, pos: int) -> tuple[int, bytes] | None:
     return length, bytes((head[1] & 0xFE, head[2] & 0x0C))  # version, layer, sample rate
 
 
-def _has_mpeg_frames(data: bytes) -> bool:
+def _has_mpeg_frames(data: Buffer) -> bool:
     """A valid frame header followed, at its computed length, by another of the same stream."""
     start = 0
     while _is_id3(data[start : start + 10]):
@@ -237,7 +258,7 @@ _EBML, _DOCTYPE, _SEGMENT, _INFO, _TIMESCALE, _DURATION = (
 _TRACKS, _TRACK_ENTRY, _TRACK_TYPE, _CLUSTER, _AUDIO_TRACK = 0x1654AE6B, 0xAE, 0x83, 0x1F43B675, 2
 
 
-def _vint(data: bytes, pos: int, *, keep_marker: bool) -> tuple[int, int, bool]:
+def _vint(data: Buffer, pos: int, *, keep_marker: bool) -> tuple[int, int, bool]:
     """(value, next position, all value bits set) of an EBML variable-size integer."""
     first = data[pos]
     width = 9 - first.bit_length() if first else 9
@@ -249,7 +270,7 @@ def _vint(data: bytes, pos: int, *, keep_marker: bool) -> tuple[int, int, bool]:
     return value, pos + width, value == (1 << (7 * width)) - 1
 
 
-def _ebml_children(data: bytes, start: int, end: int) -> Iterator[tuple[int, int, int]]:
+def _ebml_children(data: Buffer, start: int, end: int) -> Iterator[tuple[int, int, int]]:
     """(id, payload start, payload end) of each element in ``data[start:end]``."""
     pos, end = start, min(end, len(data))
     while pos < end:
@@ -264,7 +285,7 @@ def _ebml_children(data: bytes, start: int, end: int) -> Iterator[tuple[int, int
         pos = stop
 
 
-def _inspect_matroska(data: bytes) -> AudioInfo | None:
+def _inspect_matroska(data: Buffer) -> AudioInfo | None:
     children = _ebml_children(data, 0, len(data))
     element, start, end = next(children, (None, 0, 0))
     if element != _EBML:

@@ -16,18 +16,20 @@ import asyncio
 import ipaddress
 import logging
 import socket
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import SplitResult, urljoin, urlsplit
 
 import aiohttp
 from yarl import URL
 
-from bot.audio import SNIFF_BYTES, inspect_audio, sniff_audio
+from bot.audio import SNIFF_BYTES, inspect_audio, inspect_audio_file, sniff_audio
 
 log = logging.getLogger(__name__)
 
 CHUNK_BYTES = 64 * 1024
+WRITE_BYTES = 1024 * 1024  # a download to a file keeps at most this much before writing
 MAX_REDIRECTS = 5
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -200,26 +202,84 @@ async def fetch_capped(
     bytes are not audio is abandoned at once, and the whole file must pass
     `bot.audio.inspect_audio`, so nothing that is not audio is handed on.
     """
+    body = bytearray()
+
+    async def keep(chunk: bytes) -> None:
+        body.extend(chunk)
+
+    await _fetch(session, url, keep, max_bytes, timeout, chunk_bytes, policy, expect_audio)
+    if expect_audio and await asyncio.to_thread(inspect_audio, bytes(body)) is None:
+        raise FetchError("not audio")
+    return bytes(body)
+
+
+async def fetch_to_file(
+    session: aiohttp.ClientSession,
+    url: str,
+    path: Path,
+    *,
+    max_bytes: int,
+    timeout: float,
+    chunk_bytes: int = CHUNK_BYTES,
+    policy: UrlPolicy | None = None,
+    expect_audio: bool = False,
+) -> int:
+    """Like `fetch_capped`, but the body goes to `path` as it arrives (at most
+    `WRITE_BYTES` in memory, written from a thread), and is checked there: a 50 MB track
+    never sits in memory whole. Returns its size; the caller removes the file."""
+    file = await asyncio.to_thread(path.open, "wb")
+    pending = bytearray()
+    size = 0
+
+    async def flush() -> None:
+        await asyncio.to_thread(file.write, bytes(pending))
+        pending.clear()
+
+    async def write(chunk: bytes) -> None:
+        nonlocal size
+        pending.extend(chunk)
+        size += len(chunk)
+        if len(pending) >= WRITE_BYTES:
+            await flush()
+
+    try:
+        await _fetch(session, url, write, max_bytes, timeout, chunk_bytes, policy, expect_audio)
+        await flush()
+    finally:
+        await asyncio.to_thread(file.close)
+    if expect_audio and await asyncio.to_thread(inspect_audio_file, path) is None:
+        raise FetchError("not audio")
+    return size
+
+
+async def _fetch(
+    session: aiohttp.ClientSession,
+    url: str,
+    sink: Callable[[bytes], Awaitable[None]],
+    max_bytes: int,
+    timeout: float,
+    chunk_bytes: int,
+    policy: UrlPolicy | None,
+    expect_audio: bool,
+) -> None:
     _split(url)  # a bad URL is refused before any network work
     try:
         async with asyncio.timeout(timeout):
-            body = await _follow(session, url, max_bytes, chunk_bytes, policy, expect_audio)
+            await _follow(session, url, sink, max_bytes, chunk_bytes, policy, expect_audio)
     except (aiohttp.ClientError, TimeoutError) as exc:
         # aiohttp's errors can quote the URL; only the kind of failure is passed on.
         raise FetchError(type(exc).__name__) from None
-    if expect_audio and await asyncio.to_thread(inspect_audio, body) is None:
-        raise FetchError("not audio")
-    return body
 
 
 async def _follow(
     session: aiohttp.ClientSession,
     url: str,
+    sink: Callable[[bytes], Awaitable[None]],
     max_bytes: int,
     chunk_bytes: int,
     policy: UrlPolicy | None,
     expect_audio: bool,
-) -> bytes:
+) -> None:
     for _ in range(MAX_REDIRECTS + 1):
         target = await policy.check(url) if policy is not None else Target(url)
         async with session.get(
@@ -235,25 +295,30 @@ async def _follow(
                 continue
             if response.status != 200:
                 raise FetchError(f"HTTP {response.status}")
-            return await _read(response, max_bytes, chunk_bytes, expect_audio)
+            await _read(response, sink, max_bytes, chunk_bytes, expect_audio)
+            return
     raise FetchError(f"more than {MAX_REDIRECTS} redirects")
 
 
 async def _read(
-    response: aiohttp.ClientResponse, max_bytes: int, chunk_bytes: int, expect_audio: bool
-) -> bytes:
+    response: aiohttp.ClientResponse,
+    sink: Callable[[bytes], Awaitable[None]],
+    max_bytes: int,
+    chunk_bytes: int,
+    expect_audio: bool,
+) -> None:
     if response.content_length is not None and response.content_length > max_bytes:
         raise TooLarge(response.content_length, max_bytes)
-    body = bytearray()
-    sniffed = not expect_audio
+    head = b""  # the first bytes, to sniff
+    size = 0
     async for chunk in response.content.iter_chunked(chunk_bytes):
-        body += chunk
-        if len(body) > max_bytes:
-            raise TooLarge(len(body), max_bytes)
-        if not sniffed and len(body) >= SNIFF_BYTES:
-            if sniff_audio(bytes(body[:SNIFF_BYTES])) is None:
+        size += len(chunk)
+        if size > max_bytes:
+            raise TooLarge(size, max_bytes)
+        if expect_audio and len(head) < SNIFF_BYTES:
+            head += chunk[: SNIFF_BYTES - len(head)]
+            if len(head) >= SNIFF_BYTES and sniff_audio(head) is None:
                 raise FetchError("not audio")
-            sniffed = True
-    if not sniffed and sniff_audio(bytes(body)) is None:
+        await sink(chunk)
+    if expect_audio and len(head) < SNIFF_BYTES and sniff_audio(head) is None:
         raise FetchError("not audio")
-    return bytes(body)

@@ -3,15 +3,18 @@ the failure notice; finding a post again after a crash."""
 
 from __future__ import annotations
 
-import io
+import asyncio
 import logging
+import shutil
+import tempfile
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import discord
 
 from bot.audio import sniff_audio
-from bot.fetch import FetchError, TooLarge, UrlPolicy, fetch_capped
+from bot.fetch import FetchError, TooLarge, UrlPolicy, fetch_to_file
 from bot.store import TaskRow, TrackRow
 from cogs.instrumental import render
 from cogs.instrumental.placement import HISTORY_LOOKBACK, Place, Postable, attach, nonce
@@ -50,18 +53,25 @@ class Posting:
         self.downloads = UrlPolicy.build(settings.api_base_url, settings.download_allowed_hosts)
 
     async def track(self, task: TaskRow, track: TrackRow, place: Place, *, total: int) -> int:
-        """Post one track; returns the message id."""
-        data = await self._download(task, track, self._upload_limit(place.target))
-        if data is not None:
-            name = f"{file_stem(track.title or task.title)}.{sniff_audio(data[:64]) or 'mp3'}"
-            audio = discord.File(io.BytesIO(data), filename=name)
-            try:
-                return await self._send_track(task, track, place, total=total, file=audio)
-            except discord.HTTPException as exc:
-                # Too large after all, or no right to attach files here: a link still works.
-                if exc.status not in (403, 413) and exc.code != REQUEST_TOO_LARGE:
-                    raise
-                log.info("task %d: track file refused (%s), sending a link", task.id, exc)
+        """Post one track; returns the message id. The audio goes through a temporary
+        file (downloaded into it, uploaded from it), never whole in memory."""
+        folder = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix="backline-"))
+        try:
+            path = folder / "track"
+            kind = await self._download(task, track, self._upload_limit(place.target), path)
+            if kind is not None:
+                name = f"{file_stem(track.title or task.title)}.{kind}"
+                try:
+                    return await self._send_track(
+                        task, track, place, total=total, file=discord.File(path, filename=name)
+                    )
+                except discord.HTTPException as exc:
+                    # Too large after all, or no right to attach files here: a link works.
+                    if exc.status not in (403, 413) and exc.code != REQUEST_TOO_LARGE:
+                        raise
+                    log.info("task %d: track file refused (%s), sending a link", task.id, exc)
+        finally:
+            await asyncio.to_thread(shutil.rmtree, folder, True)
         return await self._send_track(task, track, place, total=total, file=None)
 
     async def _send_track(
@@ -112,14 +122,16 @@ class Posting:
         limit = guild.filesize_limit if guild is not None else DEFAULT_UPLOAD_LIMIT
         return min(limit, self.bot.settings.result_max_bytes)
 
-    async def _download(self, task: TaskRow, track: TrackRow, limit: int) -> bytes | None:
-        """The audio when it fits the upload limit; None means "post a link"."""
+    async def _download(self, task: TaskRow, track: TrackRow, limit: int, path: Path) -> str | None:
+        """Download the audio into `path` when it fits the upload limit; returns its kind
+        (the file extension). None means "post a link"."""
         if not track.audio_url:
             return None
         try:
-            return await fetch_capped(
+            await fetch_to_file(
                 self.bot.session,
                 track.audio_url,
+                path,
                 max_bytes=limit,
                 timeout=DOWNLOAD_TIMEOUT,
                 policy=self.downloads,
@@ -127,8 +139,16 @@ class Posting:
             )
         except TooLarge:
             log.info("task %d: track %d is over %d bytes, linking it", task.id, track.id, limit)
+            return None
         except FetchError as exc:
             log.warning(
                 "task %d: track %d download failed (%s), linking it", task.id, track.id, exc
             )
-        return None
+            return None
+        head = await asyncio.to_thread(_head, path)
+        return sniff_audio(head) or "mp3"
+
+
+def _head(path: Path) -> bytes:
+    with path.open("rb") as file:
+        return file.read(64)

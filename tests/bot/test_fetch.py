@@ -322,3 +322,65 @@ async def test_errors_never_carry_the_url(servers, session, where: str) -> None:
 )
 def test_public_address(address: str, public: bool) -> None:
     assert fetch.public_address(ipaddress.ip_address(address)) is public
+
+
+# -- downloads to a file: a track is never whole in memory ----------------------------------
+
+TRACK = make_wav(1.0, sample_rate=44100, pad_to_bytes=20 * 1024 * 1024)  # a 20 MB WAV
+
+
+@pytest.fixture
+async def tracks() -> AsyncIterator[str]:
+    async def track(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse()
+        response.content_length = len(TRACK)
+        await response.prepare(request)
+        view = memoryview(TRACK)
+        for start in range(0, len(TRACK), 256 * 1024):
+            await response.write(view[start : start + 256 * 1024])
+        return response
+
+    async def page(request: web.Request) -> web.Response:
+        return web.Response(body=b"<html>" + b"x" * 5000)
+
+    app = web.Application()
+    app.router.add_get("/track.wav", track)
+    app.router.add_get("/page", page)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    yield f"http://127.0.0.1:{runner.addresses[0][1]}"
+    await runner.cleanup()
+
+
+async def test_a_download_to_a_file_never_holds_the_whole_track(
+    tracks: str, session: aiohttp.ClientSession, tmp_path
+) -> None:
+    import tracemalloc
+
+    path = tmp_path / "track"
+    tracemalloc.start()
+    try:
+        size = await fetch.fetch_to_file(
+            session, f"{tracks}/track.wav", path, max_bytes=50 * 1024 * 1024, timeout=30,
+            expect_audio=True,
+        )  # fmt: skip
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert size == len(TRACK) and path.read_bytes() == TRACK
+    assert peak < 4 * 1024 * 1024, f"{peak / 2**20:.1f} MB held for a 20 MB track"
+
+
+async def test_a_download_to_a_file_refuses_what_is_not_audio(
+    tracks: str, session: aiohttp.ClientSession, tmp_path
+) -> None:
+    with pytest.raises(FetchError, match="not audio"):
+        await fetch.fetch_to_file(
+            session, f"{tracks}/page", tmp_path / "x", max_bytes=10**6, timeout=5,
+            expect_audio=True,
+        )  # fmt: skip
+    with pytest.raises(TooLarge):
+        await fetch.fetch_to_file(
+            session, f"{tracks}/track.wav", tmp_path / "y", max_bytes=10**6, timeout=5
+        )
