@@ -1,0 +1,127 @@
+"""Issue 15 (2): memory of track downloads — the old way (the whole body in memory, then a
+`discord.File` over a BytesIO) against today's (streamed into a temporary file, checked
+through a memory map, uploaded from the file), in the same run.
+
+Each variant runs in a child process of its own (peak RSS only grows), downloading from a
+local HTTP server in this process: 2 tracks of 9 MB, then 4 of 45 MB at once (a boosted
+server's limit). The figure is the child's peak resident memory (sampled every 2 ms) over its
+resident memory just before the downloads, including the `discord.File` the upload reads.
+
+    .venv/bin/python -m bench.bench_delivery
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+import aiohttp
+import discord
+from aiohttp import web
+
+from bot.fetch import fetch_capped, fetch_to_file
+from simulator.media import make_wav
+
+MB = 1024 * 1024
+CASES = ((2, 9), (4, 45))  # (tracks at once, MB each)
+GOALS = {(2, 9): 12, (4, 45): 60}
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+async def child(variant: str, url: str, count: int) -> None:
+    async with aiohttp.ClientSession() as session:
+        async with session.get(url.replace("/track", "/ping")) as warm:  # pool warmed up
+            await warm.read()
+        before = rss_mb()
+        with tempfile.TemporaryDirectory() as folder:
+
+            async def one(number: int) -> None:
+                if variant == "in memory":
+                    data = await fetch_capped(
+                        session, url, max_bytes=50 * MB, timeout=120, expect_audio=True
+                    )
+                    file = discord.File(io.BytesIO(data), filename="t.wav")
+                else:
+                    path = Path(folder) / f"t{number}"
+                    await fetch_to_file(
+                        session, url, path, max_bytes=50 * MB, timeout=120, expect_audio=True
+                    )
+                    file = discord.File(path, filename="t.wav")
+                await asyncio.sleep(0.2)  # held while "uploading"
+                file.close()
+
+            peak = before
+
+            async def sample() -> None:  # ru_maxrss would include start-up (imports)
+                nonlocal peak
+                while True:
+                    peak = max(peak, rss_mb())
+                    await asyncio.sleep(0.002)
+
+            sampler = asyncio.create_task(sample())
+            await asyncio.gather(*(one(n) for n in range(count)))
+            sampler.cancel()
+            peak = max(peak, rss_mb())
+    print(json.dumps({"over": peak - before}))
+
+
+async def main() -> None:
+    rows = []
+    for count, size in CASES:
+        body = make_wav(1.0, sample_rate=44100, pad_to_bytes=size * MB)
+
+        async def track(_: web.Request, body: bytes = body) -> web.Response:
+            return web.Response(body=body, content_type="audio/wav")
+
+        async def ping(_: web.Request) -> web.Response:
+            return web.Response(text="ok")
+
+        app = web.Application()
+        app.router.add_get("/track", track)
+        app.router.add_get("/ping", ping)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        url = f"http://127.0.0.1:{runner.addresses[0][1]}/track"
+        figures = {}
+        for variant in ("in memory", "streamed"):
+            process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "bench.bench_delivery", "--child", variant, url, str(count),
+                stdout=asyncio.subprocess.PIPE,
+            )  # fmt: skip
+            out, _ = await process.communicate()
+            figures[variant] = json.loads(out.decode().strip().splitlines()[-1])["over"]
+        await runner.cleanup()
+        rows.append((count, size, figures))
+    print("| tracks at once | size | in memory (baseline) | streamed | ratio | goal |")
+    print("|---|---|---|---|---|---|")
+    for count, size, figures in rows:
+        old, new = figures["in memory"], figures["streamed"]
+        goal = GOALS[(count, size)]
+        verdict = "PASS" if new <= goal else "MISS"
+        print(
+            f"| {count} | {size} MB | +{old:.0f} MB | +{new:.0f} MB | {new / old:.2f} | "
+            f"≤ {goal} MB {verdict} |"
+        )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--child", nargs=3, metavar=("VARIANT", "URL", "COUNT"))
+    args = parser.parse_args()
+    if args.child:
+        asyncio.run(child(args.child[0], args.child[1], int(args.child[2])))
+    else:
+        asyncio.run(main())
