@@ -28,6 +28,7 @@ from simulator import Simulator
 from simulator.media import make_wav
 from tests.conftest import FAST_SCHEDULE
 from tests.support.factories import api_calls, make_client
+from tests.support.postgres import fresh_postgres
 from tests.support.servers import serve
 from tests.support.signed_urls import SignedUrls
 
@@ -107,13 +108,17 @@ class Harness:
         return api_calls(self.simulator.calls, "add-instrumental")
 
 
-@pytest.fixture
+@pytest.fixture(params=["sqlite", "postgresql"])
 async def harness(
+    request: pytest.FixtureRequest,
     simulator: Simulator,
     settings: Settings,
     session: aiohttp.ClientSession,
     cdn: CdnServer,
 ) -> AsyncIterator[Harness]:
+    """The real bot in simcord, on each store engine: everything it does works on both."""
+    if request.param == "postgresql":
+        settings.database_url = await fresh_postgres()
     placeholder = Harness(env=None, simulator=simulator, settings=settings, session=session)  # type: ignore[arg-type]
     bot = placeholder.new_bot()
     env = simcord.Env(bot)
