@@ -291,6 +291,8 @@ class Takes:
         """A new take of `task` through the intake, next to it (in its thread if it has one)."""
         if not interaction.response.is_done():
             await interaction.response.defer(ephemeral=True, thinking=True)
+        if task.card_message_id is None:
+            raise Refusal("This take's card is not posted yet; try again in a moment.")
         place = await self.cog.delivery.placement.place_of(task)
         recording = await self.fresh_recording(task, place.target)
         channel = usable_channel(interaction, place.target)
