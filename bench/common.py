@@ -26,6 +26,7 @@ from aiohttp import web
 
 from bot.core.tasks import Lifecycle, PollSchedule
 from bot.music import MusicClient
+from bot.store import Stage
 from simulator import SimTask, Simulator, SimulatorConfig
 from tests.support import factories
 from tests.support.factories import api_calls, new_task
@@ -128,13 +129,21 @@ def schedule_walk(
     """Pure arithmetic: the seconds after submission at which the lifecycle polls a task
     with these stage times (no callbacks, no rate-limit wait); the last poll sees it done."""
     polls: list[float] = []
-    elapsed = schedule.first_check
+    elapsed, previous = schedule.first_check, 0.0
+    first_after = first_seen = None
     while True:
         polls.append(elapsed)
         if elapsed >= complete:
             return polls
-        stage = "first" if elapsed >= first else "text" if elapsed >= text else "pending"
-        elapsed += schedule.next_delay(elapsed, stage=stage, callbacks=False)
+        stage = (
+            Stage.FIRST if elapsed >= first else Stage.TEXT if elapsed >= text else Stage.PENDING
+        )
+        if stage == Stage.FIRST and first_seen is None:
+            first_after, first_seen = previous, elapsed
+        previous = elapsed
+        elapsed += schedule.next_delay(
+            elapsed, stage=stage, callbacks=False, first_after=first_after, first_seen=first_seen
+        )
 
 
 def ready_time(sim_task: SimTask, track_id: str) -> float | None:

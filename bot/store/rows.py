@@ -98,6 +98,9 @@ class TaskRow:
     lease_until: float | None = None
     card_lease_owner: str | None = None  # the process drawing its card
     card_lease_until: float | None = None
+    polled_at: float | None = None  # the last poll
+    first_after: float | None = None  # the first track was ready after this poll…
+    first_seen: float | None = None  # …and by this one
 
     @property
     def active(self) -> bool:

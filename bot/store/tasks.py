@@ -225,14 +225,32 @@ class TaskQueries(Database):
         return [row.id for row in rows]
 
     async def schedule_check(
-        self, task_id: int, *, next_check_at: float, error: bool = False
+        self,
+        task_id: int,
+        *,
+        next_check_at: float,
+        error: bool = False,
+        polled_at: float | None = None,
+        first_after: float | None = None,
+        first_seen: float | None = None,
     ) -> None:
+        """The next check; with `polled_at`, a poll that answered (and, once, the bounds of
+        when the first track became ready)."""
         await self._write(
             # updated_at stays: a routine check changes nothing a member sees.
             "UPDATE tasks SET next_check_at = ?, poll_count = poll_count + ?, "  # noqa: S608
-            "error_count = error_count + ? "
+            "error_count = error_count + ?, polled_at = coalesce(?, polled_at), "
+            "first_after = coalesce(first_after, ?), first_seen = coalesce(first_seen, ?) "
             f"WHERE id = ? AND state = '{TaskState.FOLLOWING}'",
-            (next_check_at, 0 if error else 1, 1 if error else 0, task_id),
+            (
+                next_check_at,
+                0 if error else 1,
+                1 if error else 0,
+                polled_at,
+                first_after,
+                first_seen,
+                task_id,
+            ),
         )
 
     async def apply_progress(self, task_id: int, progress: Progress) -> bool:

@@ -221,11 +221,25 @@ class ApiWork:
         stage = Stage.of_status(info.status) or task.stage
         if stage == Stage.COMPLETE and not complete:
             stage = Stage.FIRST
-        elapsed = now - (task.submitted_at or now)
+        submitted = task.submitted_at or now
+        first_after, first_seen = task.first_after, task.first_seen
+        if first_seen is None and stage.rank >= Stage.FIRST.rank:
+            # Ready after the poll before this one (or the submission), and by this one.
+            first_after, first_seen = task.polled_at or submitted, now
         delay = self.schedule.next_delay(
-            elapsed, stage=stage, callbacks=self.callbacks_enabled and task.callback_at is not None
+            now - submitted,
+            stage=stage,
+            callbacks=self.callbacks_enabled and task.callback_at is not None,
+            first_after=None if first_after is None else first_after - submitted,
+            first_seen=None if first_seen is None else first_seen - submitted,
         )
-        await self.store.schedule_check(task.id, next_check_at=now + delay)
+        await self.store.schedule_check(
+            task.id,
+            next_check_at=now + delay,
+            polled_at=now,
+            first_after=first_after,
+            first_seen=first_seen,
+        )
         progress = Progress(stage=stage, tracks=tracks, complete=complete, now=now)
         if await self.store.apply_progress(task.id, progress):
             self._wake()
