@@ -1,0 +1,44 @@
+"""`python -m bench`: every benchmark in turn, each printing its table (about 15 minutes).
+
+`python -m bench lifecycle delivery` runs only those. Close heavy processes first: the
+figures are wall-clock ones on a shared machine.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+BENCHES = {
+    "lifecycle": ["bench.bench_lifecycle"],
+    "callbacks": ["bench.bench_callbacks"],
+    "scale": ["bench.bench_scale"],
+    "faults": ["bench.bench_faults"],
+    "delivery": ["bench.bench_delivery"],
+    "sandbox": ["bench.bench_sandbox"],
+    "processes": ["bench.bench_processes"],
+}
+
+
+def main(names: list[str]) -> int:
+    chosen = names or list(BENCHES)
+    unknown = [name for name in chosen if name not in BENCHES]
+    if unknown:
+        print(f"unknown benchmark(s): {', '.join(unknown)}; known: {', '.join(BENCHES)}")
+        return 2
+    failed = []
+    for name in chosen:
+        print(f"\n=== {name} ===", flush=True)
+        started = time.monotonic()
+        code = subprocess.call([sys.executable, "-m", *BENCHES[name]])
+        print(f"=== {name}: exit {code}, {time.monotonic() - started:.0f} s ===", flush=True)
+        if code:
+            failed.append(name)
+    if failed:
+        print(f"failed: {', '.join(failed)}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
