@@ -208,9 +208,10 @@ async def fetch_capped(
         body.extend(chunk)
 
     await _fetch(session, url, keep, max_bytes, timeout, chunk_bytes, policy, expect_audio)
-    if expect_audio and await asyncio.to_thread(inspect_audio, bytes(body)) is None:
+    data = bytes(body)
+    if expect_audio and await asyncio.to_thread(inspect_audio, data) is None:
         raise FetchError("not audio")
-    return bytes(body)
+    return data
 
 
 async def fetch_to_file(

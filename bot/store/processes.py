@@ -11,10 +11,13 @@ from __future__ import annotations
 import os
 import secrets
 import socket
-from collections.abc import Callable
-from typing import Literal
+from collections.abc import Callable, Sequence
+from typing import Any, Literal, TypeVar
 
 from bot.store.database import Conn, Database
+from bot.store.rows import TASK_COLUMNS, TRACK_COLUMNS, TaskRow, TrackRow
+from bot.store.sql import ACTIVE_SQL
+from bot.store.states import Delivery, sql_list
 
 Kind = Literal["task", "card", "track"]
 RATE_LOCK = 0x72617465  # "rate": the shared rate limit's window, one writer at a time
@@ -48,6 +51,16 @@ def lease_params(now: float) -> tuple[float, float]:
     return (now, now - BEAT_STALE)
 
 
+# The work a lease is for is still to be done (another process may have done it and let
+# its lease go since the due list was read).
+_STILL_DUE = {
+    "task": f"state IN {ACTIVE_SQL}",
+    "card": "card_dirty = 1",
+    "track": f"delivery NOT IN {sql_list((Delivery.DELIVERED, Delivery.FAILED))}",
+}
+Leased = TypeVar("Leased", TaskRow, TrackRow)
+
+
 class ProcessQueries(Database):
     owner: str = process_id()
     shared = False  # True on PostgreSQL: other processes may use the same database
@@ -63,6 +76,25 @@ class ProcessQueries(Database):
             (self.owner, now + seconds, row_id, *lease_params(now), self.owner),
         )
         return changed == 1
+
+    async def leased(self, kind: Kind, row: Leased, *, now: float, seconds: float) -> Leased | None:
+        """Lease the work on `row` and return the row as it is now, or None when another
+        process holds it or has done it. On SQLite (one process) `row` itself, no write."""
+        if not self.shared:
+            return row
+        table, owner, until = _COLUMNS[kind]
+        columns = TASK_COLUMNS if table == "tasks" else TRACK_COLUMNS
+
+        async def take(conn: Conn) -> Sequence[Any] | None:
+            return await conn.fetchone(
+                f"UPDATE {table} SET {owner} = ?, {until} = ? "  # noqa: S608 - constant names
+                f"WHERE id = ? AND {_STILL_DUE[kind]} "
+                f"AND ({lease_free(until, owner)} OR {owner} = ?) RETURNING {columns}",
+                (self.owner, now + seconds, row.id, *lease_params(now), self.owner),
+            )
+
+        fresh = await self._transaction(take)
+        return None if fresh is None else type(row).from_row(fresh)
 
     async def release(self, kind: Kind, row_id: int) -> None:
         if not self.shared:

@@ -28,10 +28,6 @@ class TrackQueries(Database):
         )
         return [TrackRow.from_row(row) for row in rows]
 
-    async def get_track(self, track_id: int) -> TrackRow | None:
-        rows = await self._tracks("WHERE id = ?", (track_id,))
-        return rows[0] if rows else None
-
     async def tracks_for_task(self, task_id: int) -> list[TrackRow]:
         return await self._tracks("WHERE task_id = ? ORDER BY position", (task_id,))
 

@@ -97,11 +97,6 @@ class ApiWork:
         self.pause = SubmissionPause(store, client, clock=clock, check_every=schedule.pause_check)
 
     async def advance(self, task: TaskRow) -> None:
-        if self.store.shared:  # read again under the lease: another process may have moved it
-            fresh = await self.store.get_task(task.id)
-            if fresh is None:
-                return
-            task = fresh
         if task.state == TaskState.QUEUED:
             await self.submit(task)
         elif task.state == TaskState.FOLLOWING:

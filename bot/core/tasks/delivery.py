@@ -63,11 +63,6 @@ class DeliveryWork:
         return TaskView(task, tracks, display_of(task, tracks), position, reason, parent, children)
 
     async def show(self, task: TaskRow) -> None:
-        if self.store.shared:  # read again under the lease (see `deliver`)
-            fresh = await self.store.get_task(task.id)
-            if fresh is None or not fresh.card_dirty:
-                return
-            task = fresh
         try:
             shown = await self._port().show(await self.view_of(task))
         except PermanentDeliveryError as exc:
@@ -114,13 +109,6 @@ class DeliveryWork:
 
     async def deliver(self, track: TrackRow) -> None:
         port = self._port()
-        if self.store.shared:
-            # Read again now that this process holds the lease: another one may have posted
-            # it (and let its lease go) since the due list was read.
-            fresh = await self.store.get_track(track.id)
-            if fresh is None or fresh.delivery in (Delivery.DELIVERED, Delivery.FAILED):
-                return
-            track = fresh
         task = await self.store.get_task(track.task_id)
         if task is None:
             return

@@ -148,27 +148,31 @@ class Scheduler:
                 if self._paused
                 else await self.store.due_tasks(now, free, state=TaskState.QUEUED, exclude=busy)
             )
-            for task in _alternate(polls, submits)[:free]:
-                if await self.store.lease("task", task.id, now=now, seconds=API_LEASE):
+            for row in _alternate(polls, submits)[:free]:
+                task = await self.store.leased("task", row, now=now, seconds=API_LEASE)
+                if task is not None:
                     self._spawn(self._busy_tasks, task.id, self.api.advance(task), "task")
         free = self._delivery_slots - len(self._busy_cards) - len(self._busy_tracks)
         if free > 0:
-            for task in await self.store.tasks_needing_card(now, free):
-                if task.id not in self._busy_cards and await self.store.lease(
-                    "card", task.id, now=now, seconds=CARD_LEASE
-                ):
+            for row in await self.store.tasks_needing_card(now, free):
+                if row.id in self._busy_cards:
+                    continue
+                task = await self.store.leased("card", row, now=now, seconds=CARD_LEASE)
+                if task is not None:
                     self._spawn(self._busy_cards, task.id, self.delivery.show(task), "card")
         free = self._delivery_slots - len(self._busy_cards) - len(self._busy_tracks)
         if free > 0:
-            for track in await self.store.due_deliveries(now, free, exclude=self._busy_tracks):
-                if await self.store.lease("track", track.id, now=now, seconds=DELIVERY_LEASE):
+            for due in await self.store.due_deliveries(now, free, exclude=self._busy_tracks):
+                track = await self.store.leased("track", due, now=now, seconds=DELIVERY_LEASE)
+                if track is not None:
                     self._spawn(self._busy_tracks, track.id, self.delivery.deliver(track), "track")
 
     async def _expire(self, now: float) -> None:
-        for task in await self.store.expired_tasks(now - self.api.task_timeout):
-            if task.id not in self._busy_tasks and await self.store.lease(
-                "task", task.id, now=now, seconds=API_LEASE
-            ):
+        for row in await self.store.expired_tasks(now - self.api.task_timeout):
+            if row.id in self._busy_tasks:
+                continue
+            task = await self.store.leased("task", row, now=now, seconds=API_LEASE)
+            if task is not None:
                 self._spawn(self._busy_tasks, task.id, self.api.last_check(task), "task")
         if self.store.shared:
             # Another process died while submitting: its leases ended; fate unknown, so
