@@ -13,20 +13,23 @@ import functools
 import logging
 import math
 import multiprocessing
+import os
 import random
 import shlex
 import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import aiohttp
+import asyncpg
 from aiohttp import web
 
 from bot.core.tasks import Lifecycle, PollSchedule
 from bot.music import MusicClient
-from bot.store import Stage
+from bot.store import PgStore, Stage, Store
 from simulator import SimTask, Simulator, SimulatorConfig
 from tests.support import factories
 from tests.support.factories import api_calls, new_task
@@ -263,8 +266,18 @@ async def _simulator_main(config: dict[str, Any], pipe: Any) -> None:
             setattr(sim.config, name, value)
         return web.json_response({"ok": True})
 
+    async def seed(request: web.Request) -> web.Response:
+        """`count` more tasks submitted like task `like` (same body), without the HTTP
+        calls: the setup of a large backlog."""
+        spec = await request.json()
+        body = sim.tasks[spec["like"]].params
+        return web.json_response(
+            {"ids": [sim._create_task(body).task_id for _ in range(spec["count"])]}
+        )
+
     sim.app.router.add_get("/_bench/stats", stats)
     sim.app.router.add_post("/_bench/config", configure)
+    sim.app.router.add_post("/_bench/seed", seed)
     await sim.start()
     pipe.send(sim.base_url)
     await asyncio.Event().wait()
@@ -301,11 +314,77 @@ class SimulatorProcess:
         async with session.post(self.base_url + "/_bench/config", json=settings) as response:
             response.raise_for_status()
 
+    async def seed(self, session: aiohttp.ClientSession, like: str, count: int) -> list[str]:
+        async with session.post(
+            self.base_url + "/_bench/seed", json={"like": like, "count": count}
+        ) as response:
+            response.raise_for_status()
+            ids: list[str] = (await response.json())["ids"]
+        return ids
+
     def stop(self) -> None:
         if self._process is not None:
             self._process.terminate()
             self._process.join(10)
             self._process = None
+
+
+# -- databases and backlogs -------------------------------------------------------------------
+
+ENGINES = ("sqlite", "postgresql")
+BENCH_POSTGRES = os.environ.get(
+    "BACKLINE_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/backline_bench"
+)
+
+
+async def fresh_database(engine: str, directory: Path) -> str:
+    """The URL of an empty database: a SQLite file in `directory`, or `BENCH_POSTGRES`
+    dropped and created again (its own database: the tests' `test` is left alone)."""
+    if engine == "sqlite":
+        return f"sqlite:///{directory / 'backline.db'}"
+    server, name = BENCH_POSTGRES.rsplit("/", 1)
+    conn = await asyncpg.connect(f"{server}/postgres", timeout=10)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return BENCH_POSTGRES
+
+
+async def clone_in_flight(
+    store: Store, sim: SimulatorProcess, http: aiohttp.ClientSession, template: int, count: int
+) -> None:
+    """`count` more tasks like task `template` (submitted and followed through the real
+    path): the simulator accepts as many copies of its submission, and the store gets a
+    copy of its row for each, with its own interaction and API task id. A backlog of
+    100,000 is set up in a minute instead of the hours the API's rate limit would take."""
+    row = await store._fetchone("SELECT api_task_id FROM tasks WHERE id = ?", (template,))
+    assert row is not None and row[0], "the template task must have been accepted"
+    if isinstance(store, PgStore):
+        sql = (
+            "SELECT column_name FROM information_schema.columns"
+            " WHERE table_name = 'tasks' ORDER BY ordinal_position"
+        )
+    else:
+        sql = "SELECT name FROM pragma_table_info('tasks')"
+    columns = [name for (name,) in await store._fetchall(sql) if name != "id"]
+    fresh = {"interaction_id": "?", "api_task_id": "?"}
+    insert = (
+        f"INSERT INTO tasks ({', '.join(columns)}) "
+        f"SELECT {', '.join(fresh.get(name, name) for name in columns)} FROM tasks WHERE id = ?"
+    )
+    first_interaction = 10**15 + template * 10**6
+    for start in range(0, count, 5000):
+        ids = await sim.seed(http, row[0], min(5000, count - start))
+
+        async def copy(conn: Any, ids: list[str] = ids, start: int = start) -> None:
+            for offset, api_task_id in enumerate(ids):
+                await conn.execute(
+                    insert, (first_interaction + start + offset, api_task_id, template)
+                )
+
+        await store._transaction(copy)
 
 
 # -- the report ------------------------------------------------------------------------------
