@@ -9,7 +9,16 @@ from bot.store.kv import KeyValueQueries
 from bot.store.postgres import PgDatabase
 from bot.store.processes import ProcessQueries
 from bot.store.retention import RetentionQueries
-from bot.store.rows import JamRow, NewTask, Progress, TaskRow, TrackData, TrackRow, Usage
+from bot.store.rows import (
+    JamRow,
+    NewTask,
+    Progress,
+    TaskRow,
+    TaskTiming,
+    TrackData,
+    TrackRow,
+    Usage,
+)
 from bot.store.states import ACTIVE_STATES, Delivery, Stage, TaskState
 from bot.store.tasks import TaskQueries
 from bot.store.tracks import TrackQueries
@@ -52,6 +61,7 @@ __all__ = [
     "StoreError",
     "TaskRow",
     "TaskState",
+    "TaskTiming",
     "TrackData",
     "TrackRow",
     "Usage",

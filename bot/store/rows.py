@@ -101,6 +101,7 @@ class TaskRow:
     polled_at: float | None = None  # the last poll
     first_after: float | None = None  # the first track was ready after this poll…
     first_seen: float | None = None  # …and by this one
+    done_after: float | None = None  # done after this poll, by completed_at
 
     @property
     def active(self) -> bool:
@@ -110,6 +111,20 @@ class TaskRow:
     def from_row(cls, row: Sequence[Any]) -> Self:
         """From a `SELECT {TASK_COLUMNS}` row."""
         return cls(*_convert(_TASK_CONVERTERS, row))
+
+
+@dataclass(frozen=True, slots=True)
+class TaskTiming:
+    """When a finished task reached its stages, as far as its polls tell (clock times):
+    the first track was ready in (first_after, first_seen], the end in (done_after,
+    completed_at]."""
+
+    model: str
+    submitted_at: float
+    first_after: float
+    first_seen: float
+    done_after: float
+    completed_at: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,6 +220,7 @@ class Progress:
     now: float
     next_check_at: float | None = None  # None keeps the check already scheduled
     from_callback: bool = False
+    done_after: float | None = None  # complete: done after this (the poll before); None: now
 
 
 TASK_COLUMNS = ", ".join(f.name for f in fields(TaskRow))

@@ -13,7 +13,8 @@ from dataclasses import fields
 
 from bot.store.database import Conn, Database, Params, Row
 from bot.store.processes import lease_free, lease_params
-from bot.store.rows import NewTask, Progress, TaskRow, Usage
+from bot.store.retention import FINISHED_SQL
+from bot.store.rows import NewTask, Progress, TaskRow, TaskTiming, Usage
 from bot.store.sql import ACTIVE_SQL, CARD_DUE_AT, TRACK_PLACED, TRACK_WAITING
 from bot.store.states import Delivery, Stage, TaskState, sql_list
 from bot.store.tracks import merge_track
@@ -275,6 +276,8 @@ class TaskQueries(Database):
                 "UPDATE tasks SET stage = CASE WHEN :forward THEN :stage ELSE stage END, "  # noqa: S608
                 f"state = CASE WHEN :complete THEN '{TaskState.DONE}' ELSE state END, "
                 "completed_at = CASE WHEN :complete THEN :now ELSE completed_at END, "
+                "done_after = CASE WHEN :complete THEN coalesce(:done_after, :now) "
+                " ELSE done_after END, "
                 "next_check_at = CASE WHEN :complete THEN NULL "
                 " ELSE coalesce(:next_check_at, next_check_at) END, "
                 "callback_at = CASE WHEN :from_callback THEN :now ELSE callback_at END, "
@@ -288,12 +291,29 @@ class TaskQueries(Database):
                     "now": progress.now,
                     "next_check_at": progress.next_check_at,
                     "from_callback": progress.from_callback,
+                    "done_after": progress.done_after,
                     "shown": changed or progress.complete,
                 },
             )
             return changed or progress.complete
 
         return await self._transaction(apply)
+
+    async def recent_timings(self, since: float, per_model: int) -> list[TaskTiming]:
+        """The stage timings of the latest `per_model` tasks of each model done since
+        `since` whose first track and end were seen by different polls."""
+        # The first WHERE terms repeat the partial index tasks_finished's, so SQLite uses it.
+        rows = await self._fetchall(
+            "SELECT model, submitted_at, first_after, first_seen, done_after, completed_at "  # noqa: S608
+            "FROM (SELECT model, submitted_at, first_after, first_seen, done_after, "
+            " completed_at, row_number() OVER (PARTITION BY model ORDER BY completed_at DESC) "
+            f" AS n FROM tasks WHERE state IN {FINISHED_SQL} AND completed_at >= ? "
+            f" AND state = '{TaskState.DONE}' AND submitted_at IS NOT NULL "
+            " AND done_after >= first_seen) AS recent "
+            "WHERE n <= ? ORDER BY model, completed_at DESC",
+            (since, per_model),
+        )
+        return [TaskTiming(*row) for row in rows]
 
     async def queue_position(self, task_id: int) -> int | None:
         """1 for the next task to be submitted; None when the task is not queued."""

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from bot.core.tasks.keys import task_key
 from bot.core.tasks.pause import SubmissionPause, pauses_submissions
+from bot.core.tasks.ratios import DoneRatios
 from bot.core.tasks.schedule import PollSchedule
 from bot.music import CallbackEvent, MusicClient, MusicError, TaskInfo
 from bot.music.errors import (
@@ -95,6 +96,7 @@ class ApiWork:
         self._wake = wake
         self._submitting = 0  # submissions whose API task id is not recorded yet
         self.pause = SubmissionPause(store, client, clock=clock, check_every=schedule.pause_check)
+        self.ratios = DoneRatios(store, schedule)  # the scheduler refreshes it
 
     async def advance(self, task: TaskRow) -> None:
         if task.state == TaskState.QUEUED:
@@ -227,6 +229,7 @@ class ApiWork:
             callbacks=self.callbacks_enabled and task.callback_at is not None,
             first_after=None if first_after is None else first_after - submitted,
             first_seen=None if first_seen is None else first_seen - submitted,
+            ratio=self.ratios.get(task.model),
         )
         await self.store.schedule_check(
             task.id,
@@ -235,7 +238,11 @@ class ApiWork:
             first_after=first_after,
             first_seen=first_seen,
         )
-        progress = Progress(stage=stage, tracks=tracks, complete=complete, now=now)
+        # If done, it was done after the poll before this one: what `ratios` learn from.
+        done_after = task.polled_at or submitted
+        progress = Progress(
+            stage=stage, tracks=tracks, complete=complete, now=now, done_after=done_after
+        )
         if await self.store.apply_progress(task.id, progress):
             self._wake()
 

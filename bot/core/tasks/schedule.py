@@ -14,13 +14,14 @@ class PollSchedule:
 
     The API reaches `text` after 20-40 s, its first track half-way to the end, and the end
     after 2 to 4 minutes: the end comes about as long after the first track as the first
-    track came after `text` (`done_ratio`). So the bot polls every `first_interval` from
-    the earliest first track on; once a poll sees the first track (between the poll before,
-    which did not, and this one) the end is known to lie in a window, which it polls from
-    a little way in (`window_start`) every `done_interval`: few calls, and the tracks are
-    posted a few seconds after they are done. Past the window (a slow task) it polls
-    every `tight_interval`, then every `late_interval`. With a callback seen for the task,
-    polling is only a rare safety net.
+    track came after `text` (`done_ratio`, the API's word; each model's own, learned from
+    the bot's recent tasks, is passed to `next_delay`). So the bot polls every
+    `first_interval` from the earliest first track on; once a poll sees the first track
+    (between the poll before, which did not, and this one) the end is known to lie in a
+    window, which it polls from a little way in (`window_start`) every `done_interval`: few
+    calls, and the tracks are posted a few seconds after they are done. Past the window (a
+    slow task) it polls every `tight_interval`, then every `late_interval`. With a callback
+    seen for the task, polling is only a rare safety net.
     """
 
     first_check: float = 70.0  # the earliest first track (text 20 s, done 120 s)
@@ -47,9 +48,12 @@ class PollSchedule:
         callbacks: bool,
         first_after: float | None = None,
         first_seen: float | None = None,
+        ratio: float | None = None,
     ) -> float:
         """Seconds until the next poll. `first_after`/`first_seen` (seconds since
-        submission): the first track became ready after the one poll and by the other."""
+        submission): the first track became ready after the one poll and by the other.
+        `ratio`: the task's model's learned `done_ratio`, if there is one. Whatever it is,
+        past the window the task is still polled (tightly, then late): never lost."""
         if callbacks:
             return self.callback_interval
         slow = self.tight_interval if elapsed < self.tight_until else self.late_interval
@@ -57,7 +61,7 @@ class PollSchedule:
             return self.first_interval if elapsed < self.tight_until else self.late_interval
         if first_after is None or first_seen is None:
             return self.done_interval if elapsed < self.tight_until else slow
-        ratio = self.done_ratio
+        ratio = self.done_ratio if ratio is None else ratio
         earliest = first_after + ratio * (first_after - self.text_max)
         latest = first_seen + ratio * (first_seen - self.text_min)
         start = earliest + self.window_start * (latest - earliest)

@@ -16,6 +16,7 @@ from typing import Any
 from bot import metrics
 from bot.core.tasks.api import ApiWork
 from bot.core.tasks.delivery import DeliveryWork
+from bot.core.tasks.ratios import LEARN_EVERY
 from bot.store import Store, TaskRow, TaskState
 from bot.store.processes import BEAT_EVERY, Kind
 from bot.store.retention import DAY, DEFAULT_RETENTION_DAYS
@@ -69,6 +70,7 @@ class Scheduler:
         # Finished tasks are kept this long (seconds), then purged: at start, then hourly.
         self.retention = DEFAULT_RETENTION_DAYS * DAY
         self._next_purge_at = 0.0
+        self._next_learning_at = 0.0
         self._purge: asyncio.Task[None] | None = None
 
     def wake(self) -> None:
@@ -136,6 +138,10 @@ class Scheduler:
         if now >= self._next_purge_at and (self._purge is None or self._purge.done()):
             self._next_purge_at = now + PURGE_EVERY
             self._purge = self._start_purge(now - self.retention)
+        if now >= self._next_learning_at:
+            # One small query (at start, then every few minutes): the polls use its ratios.
+            self._next_learning_at = now + LEARN_EVERY
+            await self.api.ratios.refresh(now)
         free = self._api_slots - len(self._busy_tasks)
         if free > 0:
             # Polls and submissions take turns: a burst of requests must not starve the
