@@ -9,7 +9,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.core.tasks import INTERRUPTED_REASON, UNCONFIRMED_REASON, Lifecycle
+from bot.core.tasks import INTERRUPTED_REASON, UNCONFIRMED_REASON, Lifecycle, TaskView
 from bot.music import MusicClient
 from bot.music import errors as e
 from bot.store import Store, TaskRow
@@ -164,8 +164,9 @@ async def test_a_refused_key_or_no_credits_pauses_and_resumes(
     task, _ = await svc.request(new_task(f"{uploads}/voice.wav"))
     paused = await wait_until(svc.api.pause.current)
     assert paused.code == code and paused.reason
-    waiting = await wait_until(lambda: svc.view(task.id))
-    assert waiting.task.state == "queued" and waiting.paused == paused.reason
+    # The pause is recorded just before the task goes back to the queue: wait for both.
+    waiting = await wait_until(lambda: _view_in(svc, task.id, "queued"))
+    assert waiting.paused == paused.reason
     done = await settled(svc, task.id)
     assert done.state == "done" and await svc.api.pause.current() is None
     assert submissions(simulator) == 1
@@ -186,6 +187,11 @@ async def test_busy_codes_wait_and_then_submit(
     done = await settled(svc, task.id)
     assert done.state == "done" and submissions(simulator) == 1
     assert port.copies() == [1, 1]
+
+
+async def _view_in(svc: Lifecycle, task_id: int, state: str) -> TaskView | None:
+    view = await svc.view(task_id)
+    return view if view is not None and view.task.state == state else None
 
 
 async def _state(svc: Lifecycle, task_id: int, state: str, error_count: int = 0) -> bool:
