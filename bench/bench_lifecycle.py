@@ -1,6 +1,7 @@
 """Issue 3 (a): many tasks through the real lifecycle under the API's rate-limit shape.
 
     python -m bench.bench_lifecycle [--tasks 1000] [--scale 0.02] [--rate 8 | --burst]
+                                    [--compare-tasks 200 | --skip-compare]
 
 Everything runs at `--scale` of real time: the API's window (20 requests per 10 s becomes
 20 per 10*scale s), the PollSchedule (`PollSchedule().scaled(scale)`), the simulator's stage
@@ -12,6 +13,11 @@ an upper bound.
 A second part counts the record-info calls for ONE 3-minute task (text at 30 s, first
 track at 105 s, done at 180 s) with the default PollSchedule: by arithmetic over
 `PollSchedule.next_delay`, then by a real run at 1/60 scale.
+
+A third part follows the same 200 seeded tasks (done 130-240 s after submission, 8 a
+minute) with this bot's schedule and with a bot that polls every 30 s (the API's advice),
+one after the other: completion -> all tracks posted p50 and record-info calls per task,
+side by side.
 """
 
 from __future__ import annotations
@@ -20,7 +26,10 @@ import argparse
 import asyncio
 import random
 import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
@@ -44,7 +53,8 @@ from bench.common import (
     varied_timeline,
 )
 from bot.core.tasks import Lifecycle, PollSchedule
-from bot.store import Store
+from bot.music import MusicClient
+from bot.store import Store, TaskRow
 from simulator import Simulator, SimulatorConfig
 
 REAL_WINDOW = 10.0  # the API: 20 requests per 10 s per key
@@ -70,6 +80,8 @@ def parse_args() -> argparse.Namespace:
     add("--single-scale", type=float, default=1 / 60, help="scale of the one-task run")
     add("--skip-single", action="store_true", help="skip the one-task measurement")
     add("--timeout", type=float, default=600.0, help="give up after this many wall seconds")
+    add("--compare-tasks", type=int, default=200, help="tasks against the 30-s poller (200)")
+    add("--skip-compare", action="store_true", help="skip the comparison with a 30-s poller")
     add("--seed", type=int, default=3)
     return parser.parse_args()
 
@@ -98,6 +110,7 @@ async def run_many(args: argparse.Namespace, report: Report) -> None:
     )
     margin = max(REAL_MARGIN * scale, MIN_MARGIN) if args.margin is None else args.margin
     schedule = PollSchedule().scaled(scale)
+    gap = 0.0 if args.burst else 60.0 / args.rate * scale
     report.param("tasks", args.tasks)
     report.param("scale factor", f"{scale:g} (1/{1 / scale:g})")
     report.param("rate limit", f"{REAL_LIMIT} per {REAL_WINDOW * scale:g} s (real: 20 per 10 s)")
@@ -123,36 +136,9 @@ async def run_many(args: argparse.Namespace, report: Report) -> None:
         "scheduler's round) are magnified by that, so they are upper bounds."
     )
 
-    async with VariedSimulator(config, draw) as sim, aiohttp.ClientSession() as http:
-        arrivals = record_arrivals(sim)
-        client = make_client(
-            http,
-            sim.base_url,
-            limit=REAL_LIMIT,
-            period=REAL_WINDOW * scale,
-            margin=margin,
-            backoff=1.0 * scale,
-        )
-        with tempfile.TemporaryDirectory(prefix="backline-bench-") as tmp:
-            store = await Store.open(Path(tmp) / "backline.db")
-            svc = Lifecycle(
-                store,
-                client,
-                callback_url=NO_CALLBACK_URL,
-                schedule=schedule,
-                task_timeout=20 * 60.0 * scale,
-            )
-            port = MemoryPort(keep_views=False)
-            svc.port = port
-            await svc.resume()
-            gap = 0.0 if args.burst else 60.0 / args.rate * scale
-            finished, wall = await feed_until_idle(
-                svc, tasks=args.tasks, gap=gap, timeout=args.timeout, user_id=USER
-            )
-            counts = await store.count_by_state()
-            tasks = await store.recent_tasks(USER, limit=args.tasks + 1)
-            await svc.stop()
-            await store.close()
+    run = await follow(config, draw, schedule, args, margin=margin, gap=gap, tasks=args.tasks)
+    sim, port, client, tasks, counts = run.sim, run.port, run.client, run.tasks, run.counts
+    finished, wall, arrivals = run.finished, run.wall, run.arrivals
 
     every, firsts = delivery_latencies(sim, port)
     n = max(1, len(tasks))
@@ -198,6 +184,131 @@ async def run_many(args: argparse.Namespace, report: Report) -> None:
         f"{wall:.1f} s (real-scale {wall / scale / 60:.0f} min)",
         "<= ~180 s",
         wall <= 200,
+    )
+
+
+@dataclass
+class Run:
+    sim: VariedSimulator
+    port: MemoryPort
+    client: MusicClient
+    tasks: list[TaskRow]
+    counts: dict[str, int]
+    finished: bool
+    wall: float
+    arrivals: list[float]
+
+
+async def follow(
+    config: SimulatorConfig,
+    draw: Callable[[], tuple[float, float, float]],
+    schedule: PollSchedule,
+    args: argparse.Namespace,
+    *,
+    margin: float,
+    gap: float,
+    tasks: int,
+) -> Run:
+    """`tasks` requests `gap` seconds apart through a Lifecycle polling on `schedule`,
+    against a simulator drawing each task's stage times, until all are done."""
+    scale = args.scale
+    async with VariedSimulator(config, draw) as sim, aiohttp.ClientSession() as http:
+        arrivals = record_arrivals(sim)
+        client = make_client(
+            http,
+            sim.base_url,
+            limit=REAL_LIMIT,
+            period=REAL_WINDOW * scale,
+            margin=margin,
+            backoff=1.0 * scale,
+        )
+        with tempfile.TemporaryDirectory(prefix="backline-bench-") as tmp:
+            store = await Store.open(Path(tmp) / "backline.db")
+            svc = Lifecycle(
+                store,
+                client,
+                callback_url=NO_CALLBACK_URL,
+                schedule=schedule,
+                task_timeout=20 * 60.0 * scale,
+            )
+            port = MemoryPort(keep_views=False)
+            svc.port = port
+            await svc.resume()
+            finished, wall = await feed_until_idle(
+                svc, tasks=tasks, gap=gap, timeout=args.timeout, user_id=USER
+            )
+            counts = await store.count_by_state()
+            rows = await store.recent_tasks(USER, limit=tasks + 1)
+            await svc.stop()
+            await store.close()
+    return Run(sim, port, client, rows, counts, finished, wall, arrivals)
+
+
+@dataclass(frozen=True, slots=True)
+class EveryThirtySeconds(PollSchedule):
+    """The API's advice, as a peer bot follows it: a poll every `first_interval` (30 s)."""
+
+    def next_delay(self, elapsed: float, **_: Any) -> float:
+        return self.first_interval
+
+
+async def run_against_poller(args: argparse.Namespace, report: Report) -> None:
+    """The same seeded tasks (done 130-240 s after submission) followed by this bot's
+    schedule and by a bot polling every 30 s, one after the other in this run."""
+    scale, n = args.scale, args.compare_tasks
+    margin = max(REAL_MARGIN * scale, MIN_MARGIN) if args.margin is None else args.margin
+    config = SimulatorConfig(
+        api_key=API_KEY,
+        rate_limit=REAL_LIMIT,
+        rate_period=REAL_WINDOW * scale,
+        check_upload=False,
+        send_callbacks=False,
+        credits=1e9,
+        audio_seconds=0.5,
+        seed=args.seed,
+    )
+    poller = EveryThirtySeconds(first_check=30 * scale, first_interval=30 * scale)
+    gap = 60.0 / args.rate * scale
+    figures = {}
+    for name, schedule in (("backline", PollSchedule().scaled(scale)), ("30-s poller", poller)):
+        draw = varied_timeline(random.Random(args.seed), scale, complete=(130.0, 240.0))
+        run = await follow(config, draw, schedule, args, margin=margin, gap=gap, tasks=n)
+        last_posted: dict[str, float] = {}
+        for (api_task_id, _), posted in run.port.delivered_at.items():
+            last_posted[api_task_id] = max(last_posted.get(api_task_id, 0.0), posted)
+        done_to_posted = [
+            posted - run.sim.tasks[api_task_id].created_mono - run.sim.tasks[api_task_id].delays[2]
+            for api_task_id, posted in last_posted.items()
+        ]
+        polls = [t.poll_count for t in run.tasks]
+        figures[name] = (
+            percentile(done_to_posted, 50) / scale,
+            sum(polls) / max(1, len(polls)),
+            max(polls, default=0),
+            run.sim.rejections,
+            run.counts.get("done", 0),
+        )
+    report.section(
+        f"against a bot polling every 30 s: the same {n} seeded tasks (done 130-240 s), "
+        f"{args.rate:g} per minute"
+    )
+    ours, theirs = figures["backline"], figures["30-s poller"]
+    report.figure("tasks done (backline / 30-s poller)", f"{ours[4]} / {theirs[4]}", f"{n} / {n}")
+    ratio = ours[0] / theirs[0]
+    report.figure(
+        "completion -> all tracks posted p50 (real scale)",
+        f"{ours[0]:.1f} s against {theirs[0]:.1f} s (ratio {ratio:.2f})",
+        "ratio <= 0.33",
+        ratio <= 1 / 3,
+    )
+    report.figure(
+        "record-info calls per task, mean / max",
+        f"{ours[1]:.2f} / {ours[2]} against {theirs[1]:.2f} / {theirs[2]}",
+        "mean <= 8",
+        ours[1] <= 8,
+    )
+    report.figure(
+        "rate-limit rejections (430)", f"{ours[3]} / {theirs[3]}", "0", ours[3] + theirs[3] == 0
     )
 
 
@@ -274,6 +385,8 @@ async def main() -> None:
     if not args.skip_single:
         await run_single(args, report)
     await run_many(args, report)
+    if not args.skip_compare:
+        await run_against_poller(args, report)
     report.print()
 
 

@@ -424,9 +424,7 @@ class Report:
         self.notes.append(text)
 
     def render(self) -> str:
-        module = sys.argv[0].rsplit("/", 1)[-1].removesuffix(".py")
-        command = shlex.join(["python", "-m", f"bench.{module}", *sys.argv[1:]])
-        lines = [f"== {self.title} ==", f"command: {command}", "parameters:"]
+        lines = [f"== {self.title} ==", f"command: {self.command()}", "parameters:"]
         width = max((len(name) for name, _ in self.params), default=0)
         lines += [f"  {name.ljust(width)}  {value}" for name, value in self.params]
         headers = ("figure", "value", "target", "result")
@@ -447,8 +445,30 @@ class Report:
             lines += [f"note: {text}" for text in self.notes]
         return "\n".join(lines)
 
+    def markdown(self) -> str:
+        """The same report for the README: title, command, a table; parameters left out."""
+        lines = [f"**{self.title}** (`{self.command()}`)", ""]
+        lines += ["| figure | value | target | result |", "|---|---|---|---|"]
+        for row in self.rows:
+            if row.name.startswith("["):
+                lines.append(f"| *{row.name.strip('[]')}* | | | |")
+            else:
+                cells = (row.name.strip(), row.value, row.target, row.result)
+                lines.append("| " + " | ".join(c.replace("|", "/") for c in cells) + " |")
+        lines += [f"\n{text}" for text in self.notes]
+        return "\n".join(lines) + "\n"
+
+    def command(self) -> str:
+        module = sys.argv[0].rsplit("/", 1)[-1].removesuffix(".py")
+        return shlex.join(["python", "-m", f"bench.{module}", *sys.argv[1:]])
+
     def print(self) -> None:
+        """Print the report; with `BENCH_MARKDOWN` set (by `python -m bench --readme`),
+        also append its Markdown to that file."""
         print(self.render(), flush=True)
+        if target := os.environ.get("BENCH_MARKDOWN"):
+            with open(target, "a", encoding="utf-8") as out:
+                out.write(self.markdown() + "\n")
 
 
 def seconds(value: float, digits: int = 2) -> str:
