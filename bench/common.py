@@ -357,10 +357,22 @@ async def clone_in_flight(
 ) -> None:
     """`count` more tasks like task `template` (submitted and followed through the real
     path): the simulator accepts as many copies of its submission, and the store gets a
-    copy of its row for each, with its own interaction and API task id. A backlog of
-    100,000 is set up in a minute instead of the hours the API's rate limit would take."""
+    copy of its row for each. A backlog of 100,000 is set up in a minute instead of the
+    hours the API's rate limit would take."""
     row = await store._fetchone("SELECT api_task_id FROM tasks WHERE id = ?", (template,))
     assert row is not None and row[0], "the template task must have been accepted"
+    for start in range(0, count, 5000):
+        await copy_task_rows(
+            store, template, await sim.seed(http, row[0], min(5000, count - start))
+        )
+
+
+COPIES_FROM = 10**17
+
+
+async def copy_task_rows(store: Store, template: int, api_task_ids: list[str]) -> None:
+    """A copy of task `template`'s row for each API task id, each with an interaction id of
+    its own, in one transaction."""
     if isinstance(store, PgStore):
         sql = (
             "SELECT column_name FROM information_schema.columns"
@@ -369,22 +381,22 @@ async def clone_in_flight(
     else:
         sql = "SELECT name FROM pragma_table_info('tasks')"
     columns = [name for (name,) in await store._fetchall(sql) if name != "id"]
-    fresh = {"interaction_id": "?", "api_task_id": "?"}
+    fresh = {"interaction_id": "?", "api_task_id": "?"}  # in this order in the table
     insert = (
         f"INSERT INTO tasks ({', '.join(columns)}) "
         f"SELECT {', '.join(fresh.get(name, name) for name in columns)} FROM tasks WHERE id = ?"
     )
-    first_interaction = 10**15 + template * 10**6
-    for start in range(0, count, 5000):
-        ids = await sim.seed(http, row[0], min(5000, count - start))
+    # Far above real interaction ids (and the tests' counters), after earlier copies.
+    (last,) = await store._fetchone(
+        "SELECT max(interaction_id) FROM tasks WHERE interaction_id > ?", (COPIES_FROM,)
+    ) or (None,)
+    last = last or COPIES_FROM
 
-        async def copy(conn: Any, ids: list[str] = ids, start: int = start) -> None:
-            for offset, api_task_id in enumerate(ids):
-                await conn.execute(
-                    insert, (first_interaction + start + offset, api_task_id, template)
-                )
+    async def copy(conn: Any) -> None:
+        for offset, api_task_id in enumerate(api_task_ids, start=1):
+            await conn.execute(insert, (last + offset, api_task_id, template))
 
-        await store._transaction(copy)
+    await store._transaction(copy)
 
 
 # -- the report ------------------------------------------------------------------------------
