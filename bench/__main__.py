@@ -1,4 +1,4 @@
-"""`python -m bench`: every benchmark in turn, each printing its table (about 15 minutes).
+"""`python -m bench`: every benchmark in turn, each printing its table (about 17 minutes).
 
 `python -m bench lifecycle delivery` runs only those. Close heavy processes first: the
 figures are wall-clock ones on a shared machine.
@@ -18,6 +18,7 @@ BENCHES = {
     "delivery": ["bench.bench_delivery"],
     "sandbox": ["bench.bench_sandbox"],
     "processes": ["bench.bench_processes"],
+    "ack": ["bench.bench_ack"],
 }
 
 
