@@ -166,6 +166,20 @@ class MusicClient:
         before_send: Callable[[], Awaitable[bool]] | None = None,
     ) -> Any:
         await self.limiter.acquire()
+        try:
+            return await self._send(endpoint, method, path, params, json_body, before_send)
+        finally:
+            self.limiter.release()
+
+    async def _send(
+        self,
+        endpoint: str,
+        method: str,
+        path: str,
+        params: dict[str, str] | None,
+        json_body: dict[str, Any] | None,
+        before_send: Callable[[], Awaitable[bool]] | None,
+    ) -> Any:
         if before_send is not None and not await before_send():
             raise NotSent(f"{endpoint}: not sent")
         headers = {"Accept": "application/json"}

@@ -11,46 +11,65 @@ from bot import metrics
 
 
 class RateLimiter:
-    """At most `limit` acquisitions in any window of `period` seconds, first come first served.
+    """At most `limit` calls in any window of `period` seconds, first come first served.
 
-    `margin` widens the window a little: the provider counts arrivals, we count departures,
-    and network jitter must not turn our last allowed call into its 430.
+    The provider counts arrivals; we see departures and answers. A call holds its slot from
+    the moment it is let out (`acquire`) until its answer came (`release`), and the window
+    is counted from the answer: a call held up on its way (a busy event loop, a slow
+    connect) arrived before its answer came, so the next call this slot lets out can never
+    arrive inside the provider's window with it. `margin` widens the window a little more.
     """
 
-    def __init__(self, limit: int, period: float, *, margin: float = 0.25) -> None:
+    def __init__(
+        self,
+        limit: int,
+        period: float,
+        *,
+        margin: float = 0.25,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         if limit < 1 or period <= 0:
             raise ValueError("limit must be >= 1 and period > 0")
         self.limit = limit
         self.period = period + margin
-        self._sent: deque[float] = deque()
+        self._clock = clock
+        self._answered: deque[float] = deque()  # when each recent call's answer came
+        self._in_flight = 0
+        self._released = asyncio.Event()
         self._lock = asyncio.Lock()
 
-    def _prune(self, now: float) -> None:
-        while self._sent and now - self._sent[0] >= self.period:
-            self._sent.popleft()
+    def _taken(self, now: float) -> int:
+        while self._answered and now - self._answered[0] >= self.period:
+            self._answered.popleft()
+        return self._in_flight + len(self._answered)
 
     @property
     def available(self) -> int:
-        self._prune(time.monotonic())
-        return self.limit - len(self._sent)
+        return self.limit - self._taken(self._clock())
 
     async def acquire(self) -> float:
-        """Wait for a slot; returns the seconds waited."""
-        waited = 0.0
+        """Wait for a slot; returns the seconds waited. Every acquire is followed by one
+        `release` once the call is over (answered, failed or not sent)."""
+        started = self._clock()
         async with self._lock:  # FIFO: waiters queue on the lock
-            while True:
-                now = time.monotonic()
-                self._prune(now)
-                if len(self._sent) < self.limit:
-                    self._sent.append(now)
-                    break
-                delay = self.period - (now - self._sent[0])
-                waited += delay
-                await asyncio.sleep(delay)
-        if waited:
+            while self._taken(now := self._clock()) >= self.limit:
+                if self._answered:  # the oldest answer leaves the window
+                    await asyncio.sleep(self.period - (now - self._answered[0]))
+                else:  # every slot is a call still on the wire: wait for one to end
+                    self._released.clear()
+                    await self._released.wait()
+            self._in_flight += 1
+        waited = self._clock() - started
+        if waited > 0.001:
             metrics.RATE_LIMIT_WAITS.inc()
             metrics.RATE_LIMIT_WAIT_SECONDS.inc(waited)
         return waited
+
+    def release(self) -> None:
+        """The call let out by an `acquire` is over: its slot counts from now."""
+        self._in_flight -= 1
+        self._answered.append(self._clock())
+        self._released.set()
 
 
 class SharedRateLimiter(RateLimiter):
@@ -72,6 +91,10 @@ class SharedRateLimiter(RateLimiter):
     @property
     def available(self) -> int:
         return self.limit  # not known without asking the database; only metrics read it
+
+    def release(self) -> None:
+        """The shared window dates each call when it is let out (one transaction a call,
+        not two); its margin covers the time on the wire."""
 
     async def acquire(self) -> float:
         waited = 0.0
