@@ -1,4 +1,5 @@
-"""`python -m bench`: every benchmark in turn, each printing its table (about 17 minutes).
+"""`python -m bench`: every benchmark in turn, each printing its table (about 25 minutes;
+`python -m bench.readme` also writes their tables into the README).
 
 `python -m bench lifecycle delivery` runs only those. Close heavy processes first: the
 figures are wall-clock ones on a shared machine.
@@ -14,6 +15,7 @@ BENCHES = {
     "lifecycle": ["bench.bench_lifecycle"],
     "callbacks": ["bench.bench_callbacks"],
     "scale": ["bench.bench_scale"],
+    "scale-pg": ["bench.bench_scale", "--engine", "postgresql"],
     "faults": ["bench.bench_faults"],
     "delivery": ["bench.bench_delivery"],
     "sandbox": ["bench.bench_sandbox"],

@@ -24,6 +24,7 @@ import aiohttp
 import discord
 from aiohttp import web
 
+from bench.common import Report
 from bot.fetch import fetch_capped, fetch_to_file
 from simulator.media import make_wav
 
@@ -105,16 +106,20 @@ async def main() -> None:
             figures[variant] = json.loads(out.decode().strip().splitlines()[-1])["over"]
         await runner.cleanup()
         rows.append((count, size, figures))
-    print("| tracks at once | size | in memory (baseline) | streamed | ratio | goal |")
-    print("|---|---|---|---|---|---|")
+    report = Report("backline delivery memory benchmark (issue 15, 2)")
+    report.param("tracks", "WAV bodies served over HTTP on 127.0.0.1, downloaded at once")
+    report.param("figure", "peak VmRSS during the downloads over the moment before")
+    report.param("each variant", "in a child process of its own; the old way first")
     for count, size, figures in rows:
         old, new = figures["in memory"], figures["streamed"]
         goal = GOALS[(count, size)]
-        verdict = "PASS" if new <= goal else "MISS"
-        print(
-            f"| {count} | {size} MB | +{old:.0f} MB | +{new:.0f} MB | {new / old:.2f} | "
-            f"≤ {goal} MB {verdict} |"
+        report.figure(
+            f"{count} x {size} MB at once: streamed against in memory",
+            f"+{new:.0f} MB against +{old:.0f} MB (ratio {new / old:.2f})",
+            f"<= {goal} MB",
+            new <= goal,
         )
+    report.print()
 
 
 if __name__ == "__main__":

@@ -23,12 +23,12 @@ from pathlib import Path
 
 from aiohttp import web
 
+from bench.common import Report, fresh_database
 from bot.store import Delivery, Store, TaskState, open_store
 from simulator import Simulator, SimulatorConfig
 from simulator.media import make_wav
 from tests.support.factories import API_KEY, new_task
 from tests.support.faults import free_port
-from tests.support.postgres import fresh_postgres
 from tests.support.worker import FilePort
 
 LIMIT, PERIOD = 20, 1.0
@@ -124,24 +124,33 @@ async def main() -> None:
     rows = []
     try:
         with tempfile.TemporaryDirectory() as folder:
-            sqlite = f"sqlite:///{folder}/bench.db"
-            rows.append(("SQLite", 1, await run(sqlite, 1, args.tasks, upload)))
-        for processes in (1, 2, 4):
-            url = await fresh_postgres()
-            rows.append(("PostgreSQL", processes, await run(url, processes, args.tasks, upload)))
+            for engine, processes in (
+                ("sqlite", 1),
+                ("postgresql", 1),
+                ("postgresql", 2),
+                ("postgresql", 4),
+            ):
+                url = await fresh_database(engine, Path(folder))
+                name = "SQLite" if engine == "sqlite" else "PostgreSQL"
+                rows.append((name, processes, await run(url, processes, args.tasks, upload)))
     finally:
         await runner.cleanup()
     base = rows[0][2]["throughput"]
-    print(f"{args.tasks} requests, limit {LIMIT} calls per {PERIOD:g} s (20 per 10 s scaled)")
-    header = ("database", "processes", "requests/s", "vs SQLite ×1", "ready → posted p50")
-    print(f"| {' | '.join(header)} | p95 | 430s |")
-    print("|---|---|---|---|---|---|---|")
+    report = Report("backline processes benchmark (issue 14)")
+    report.param("requests", f"{args.tasks}, callbacks on, Discord-less worker processes")
+    report.param("rate limit", f"{LIMIT} calls per {PERIOD:g} s (20 per 10 s scaled)")
     for engine, processes, figures in rows:
-        print(
-            f"| {engine} | {processes} | {figures['throughput']:.2f} | "
-            f"{figures['throughput'] / base:.2f} | {figures['p50']:.2f} s | "
-            f"{figures['p95']:.2f} s | {figures['rejections']:.0f} |"
+        throughput = figures["throughput"]
+        report.section(f"{engine}, {processes} process{'es' if processes > 1 else ''}")
+        report.figure(
+            "requests/s (against SQLite, 1 process)", f"{throughput:.2f} ({throughput / base:.2f})"
         )
+        report.figure(
+            "track ready -> posted p50 / p95", f"{figures['p50']:.2f} s / {figures['p95']:.2f} s"
+        )
+        rejections = figures["rejections"]
+        report.figure("rate-limit rejections (430)", f"{rejections:.0f}", "0", rejections == 0)
+    report.print()
 
 
 if __name__ == "__main__":
