@@ -24,20 +24,29 @@ BENCHES = {
 }
 
 
-def main(names: list[str]) -> int:
-    chosen = names or list(BENCHES)
-    unknown = [name for name in chosen if name not in BENCHES]
+def pick(names: list[str]) -> list[str] | None:
+    """The benchmarks named (all of them if none), or None (said why) if one is unknown."""
+    unknown = [name for name in names if name not in BENCHES]
     if unknown:
         print(f"unknown benchmark(s): {', '.join(unknown)}; known: {', '.join(BENCHES)}")
+        return None
+    return names or list(BENCHES)
+
+
+def run(name: str, env: dict[str, str] | None = None) -> bool:
+    """One benchmark in a process of its own, its table printed; whether it exited 0."""
+    print(f"\n=== {name} ===", flush=True)
+    started = time.monotonic()
+    code = subprocess.call([sys.executable, "-m", *BENCHES[name]], env=env)
+    print(f"=== {name}: exit {code}, {time.monotonic() - started:.0f} s ===", flush=True)
+    return code == 0
+
+
+def main(names: list[str]) -> int:
+    chosen = pick(names)
+    if chosen is None:
         return 2
-    failed = []
-    for name in chosen:
-        print(f"\n=== {name} ===", flush=True)
-        started = time.monotonic()
-        code = subprocess.call([sys.executable, "-m", *BENCHES[name]])
-        print(f"=== {name}: exit {code}, {time.monotonic() - started:.0f} s ===", flush=True)
-        if code:
-            failed.append(name)
+    failed = [name for name in chosen if not run(name)]
     if failed:
         print(f"failed: {', '.join(failed)}")
     return 1 if failed else 0

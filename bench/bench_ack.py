@@ -342,18 +342,7 @@ async def bare_bench(args: argparse.Namespace, info: dict[str, Any]) -> AsyncIte
 
 @contextlib.asynccontextmanager
 async def backline_bench(args: argparse.Namespace, info: dict[str, Any]) -> AsyncIterator[Bench]:
-    sim = SimulatorProcess(
-        api_key=None,  # any bearer: the setup and the bot use separate keys
-        rate_limit=1_000_000,
-        rate_period=1.0,
-        check_upload=False,
-        send_callbacks=False,
-        credits=1e12,
-        text_delay=30.0,
-        first_delay=1500.0,
-        complete_delay=1800.0,
-        audio_seconds=0.5,
-    )
+    sim = SimulatorProcess.for_backlog()
     sim.start()
     try:
         async with aiohttp.ClientSession() as http:

@@ -99,16 +99,7 @@ async def run_many(args: argparse.Namespace, report: Report) -> None:
 
     else:
         draw = varied_timeline(rng, scale)
-    config = SimulatorConfig(
-        api_key=API_KEY,
-        rate_limit=REAL_LIMIT,
-        rate_period=REAL_WINDOW * scale,
-        check_upload=False,
-        send_callbacks=False,  # the bot runs without CALLBACK_PUBLIC_URL: polling only
-        credits=1e9,
-        audio_seconds=0.5,
-        seed=args.seed,
-    )
+    config = polling_simulator(scale, seed=args.seed)
     margin = max(REAL_MARGIN * scale, MIN_MARGIN) if args.margin is None else args.margin
     schedule = PollSchedule().scaled(scale)
     gap = 0.0 if args.burst else 60.0 / args.rate * scale
@@ -190,6 +181,20 @@ async def run_many(args: argparse.Namespace, report: Report) -> None:
     )
 
 
+def polling_simulator(scale: float, **settings: Any) -> SimulatorConfig:
+    """The API at `scale`: its limit on the scaled window, no callbacks (the bot polls)."""
+    return SimulatorConfig(
+        api_key=API_KEY,
+        rate_limit=REAL_LIMIT,
+        rate_period=REAL_WINDOW * scale,
+        check_upload=False,
+        send_callbacks=False,
+        credits=1e9,
+        audio_seconds=0.5,
+        **settings,
+    )
+
+
 @dataclass
 class Run:
     sim: VariedSimulator
@@ -262,16 +267,7 @@ async def run_against_poller(args: argparse.Namespace, report: Report) -> None:
     # magnified by 1/scale and would add the same seconds to both bots' latencies.
     scale, n = args.compare_scale, args.compare_tasks
     margin = max(REAL_MARGIN * scale, MIN_MARGIN) if args.margin is None else args.margin
-    config = SimulatorConfig(
-        api_key=API_KEY,
-        rate_limit=REAL_LIMIT,
-        rate_period=REAL_WINDOW * scale,
-        check_upload=False,
-        send_callbacks=False,
-        credits=1e9,
-        audio_seconds=0.5,
-        seed=args.seed,
-    )
+    config = polling_simulator(scale, seed=args.seed)
     poller = EveryThirtySeconds(first_check=30 * scale, first_interval=30 * scale)
     gap = 60.0 / args.rate * scale
     figures = {}
@@ -335,17 +331,8 @@ async def run_single(args: argparse.Namespace, report: Report) -> None:
 
     scale = args.single_scale
     report.section(f"one 3-minute task, real run at scale {scale:g}")
-    config = SimulatorConfig(
-        api_key=API_KEY,
-        rate_limit=REAL_LIMIT,
-        rate_period=REAL_WINDOW * scale,
-        check_upload=False,
-        send_callbacks=False,
-        credits=1e9,
-        audio_seconds=0.5,
-        text_delay=text * scale,
-        first_delay=first * scale,
-        complete_delay=complete * scale,
+    config = polling_simulator(
+        scale, text_delay=text * scale, first_delay=first * scale, complete_delay=complete * scale
     )
     async with Simulator(config) as sim, aiohttp.ClientSession() as http:
         client = make_client(

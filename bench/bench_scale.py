@@ -104,18 +104,7 @@ async def run(args: argparse.Namespace, report: Report) -> None:
     report.param("simulator", "child process, HTTP on 127.0.0.1, check_upload off")
     report.param("lag probe", "asyncio.sleep(10 ms) in a loop, overshoot recorded")
 
-    sim = SimulatorProcess(
-        api_key=None,  # any bearer: the setup and the steady phase use separate keys
-        rate_limit=1_000_000,
-        rate_period=1.0,
-        check_upload=False,
-        send_callbacks=False,
-        credits=1e12,
-        text_delay=30.0,
-        first_delay=1500.0,
-        complete_delay=1800.0,
-        audio_seconds=0.5,
-    )
+    sim = SimulatorProcess.for_backlog()
     sim.start()
     probe = LagProbe()
     rss: list[float] = []

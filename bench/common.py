@@ -322,6 +322,23 @@ class SimulatorProcess:
             ids: list[str] = (await response.json())["ids"]
         return ids
 
+    @classmethod
+    def for_backlog(cls) -> SimulatorProcess:
+        """Tasks that stay in flight (generation 30 min), no limit until `configure`, any
+        bearer accepted: a setup key and the bot's key keep separate windows."""
+        return cls(
+            api_key=None,
+            rate_limit=1_000_000,
+            rate_period=1.0,
+            check_upload=False,
+            send_callbacks=False,
+            credits=1e12,
+            text_delay=30.0,
+            first_delay=1500.0,
+            complete_delay=1800.0,
+            audio_seconds=0.5,
+        )
+
     def stop(self) -> None:
         if self._process is not None:
             self._process.terminate()

@@ -9,36 +9,28 @@ from __future__ import annotations
 import os
 import platform
 import re
-import subprocess
 import sys
 import tempfile
 import time
 from datetime import date
 from pathlib import Path
 
-from bench.__main__ import BENCHES
+from bench.__main__ import BENCHES, pick, run
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 BEGIN, END = "<!-- bench:figures begin -->", "<!-- bench:figures end -->"
 TABLE = re.compile(r"<!-- bench:(?P<name>[\w-]+) -->\n(?P<body>.*?)<!-- /bench -->\n", re.S)
 
 
-def run(name: str) -> str | None:
+def table(name: str) -> str | None:
     """One benchmark in its own process; its Markdown, or None if it failed."""
     with tempfile.NamedTemporaryFile("r", suffix=".md", encoding="utf-8") as markdown:
-        print(f"\n=== {name} ===", flush=True)
         started = time.monotonic()
-        code = subprocess.call(
-            [sys.executable, "-m", *BENCHES[name]],
-            env={**os.environ, "BENCH_MARKDOWN": markdown.name},
-        )
-        print(f"=== {name}: exit {code}, {time.monotonic() - started:.0f} s ===", flush=True)
+        ok = run(name, {**os.environ, "BENCH_MARKDOWN": markdown.name})
         body = markdown.read()
-    return (
-        f"{body}\n*{machine()}, {time.monotonic() - started:.0f} s.*\n\n"
-        if code == 0 and body
-        else None
-    )
+    if not ok or not body:
+        return None
+    return f"{body}\n*{machine()}, {time.monotonic() - started:.0f} s.*\n\n"
 
 
 def machine() -> str:
@@ -60,17 +52,13 @@ def rewrite(text: str, tables: dict[str, str]) -> str:
 
 
 def main(names: list[str]) -> int:
-    chosen = names or list(BENCHES)
-    unknown = [name for name in chosen if name not in BENCHES]
-    if unknown:
-        print(f"unknown benchmark(s): {', '.join(unknown)}; known: {', '.join(BENCHES)}")
+    chosen = pick(names)
+    if chosen is None:
         return 2
-    tables = {name: body for name in chosen if (body := run(name)) is not None}
+    tables = {name: body for name in chosen if (body := table(name)) is not None}
     failed = [name for name in chosen if name not in tables]
     README.write_text(rewrite(README.read_text(encoding="utf-8"), tables), encoding="utf-8")
-    print(
-        f"\nREADME.md: {len(tables)} table(s) written" + (f"; failed: {failed}" if failed else "")
-    )
+    print(f"\nREADME.md: {len(tables)} table(s) written; failed: {failed or 'none'}")
     return 1 if failed else 0
 
 

@@ -166,52 +166,41 @@ class MusicClient:
         before_send: Callable[[], Awaitable[bool]] | None = None,
     ) -> Any:
         await self.limiter.acquire()
-        try:
-            return await self._send(endpoint, method, path, params, json_body, before_send)
+        try:  # the slot is the limiter's until the answer came (or the call failed)
+            if before_send is not None and not await before_send():
+                raise NotSent(f"{endpoint}: not sent")
+            headers = {"Accept": "application/json"}
+            if self._api_key is not None:
+                headers["Authorization"] = f"Bearer {self._api_key.get_secret_value()}"
+            started = time.monotonic()
+            try:
+                async with self._session.request(
+                    method,
+                    self._base_url + path,
+                    params=params,
+                    json=json_body,
+                    headers=headers,
+                    timeout=self._timeout,
+                    allow_redirects=False,
+                ) as response:
+                    status = response.status
+                    body = await self._read_body(response)
+            except BadResponse:
+                metrics.API_CALLS.labels(endpoint, "oversize").inc()
+                raise
+            except TimeoutError:
+                metrics.API_CALLS.labels(endpoint, "timeout").inc()
+                raise MusicTimeout(f"{endpoint}: no answer in {self._timeout.total:.0f}s") from None
+            except aiohttp.ClientConnectorError as exc:
+                metrics.API_CALLS.labels(endpoint, "connection").inc()
+                raise MusicUnreachable(
+                    f"{endpoint}: cannot connect ({exc.os_error.strerror})"
+                ) from None
+            except aiohttp.ClientError as exc:
+                metrics.API_CALLS.labels(endpoint, "connection").inc()
+                raise MusicConnectionError(f"{endpoint}: {type(exc).__name__}") from None
         finally:
             self.limiter.release()
-
-    async def _send(
-        self,
-        endpoint: str,
-        method: str,
-        path: str,
-        params: dict[str, str] | None,
-        json_body: dict[str, Any] | None,
-        before_send: Callable[[], Awaitable[bool]] | None,
-    ) -> Any:
-        if before_send is not None and not await before_send():
-            raise NotSent(f"{endpoint}: not sent")
-        headers = {"Accept": "application/json"}
-        if self._api_key is not None:
-            headers["Authorization"] = f"Bearer {self._api_key.get_secret_value()}"
-        started = time.monotonic()
-        try:
-            async with self._session.request(
-                method,
-                self._base_url + path,
-                params=params,
-                json=json_body,
-                headers=headers,
-                timeout=self._timeout,
-                allow_redirects=False,
-            ) as response:
-                status = response.status
-                body = await self._read_body(response)
-        except BadResponse:
-            metrics.API_CALLS.labels(endpoint, "oversize").inc()
-            raise
-        except TimeoutError:
-            metrics.API_CALLS.labels(endpoint, "timeout").inc()
-            raise MusicTimeout(f"{endpoint}: no answer in {self._timeout.total:.0f}s") from None
-        except aiohttp.ClientConnectorError as exc:
-            metrics.API_CALLS.labels(endpoint, "connection").inc()
-            raise MusicUnreachable(
-                f"{endpoint}: cannot connect ({exc.os_error.strerror})"
-            ) from None
-        except aiohttp.ClientError as exc:
-            metrics.API_CALLS.labels(endpoint, "connection").inc()
-            raise MusicConnectionError(f"{endpoint}: {type(exc).__name__}") from None
 
         code, message, data = self._parse_envelope(status, body)
         metrics.API_CALLS.labels(endpoint, str(code)).inc()
