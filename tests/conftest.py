@@ -11,9 +11,10 @@ import pytest
 from bot.core.tasks import PollSchedule
 from bot.music import MusicClient
 from bot.settings import Settings, load_settings
-from bot.store import Store
+from bot.store import PgStore, Store
 from simulator import Simulator, SimulatorConfig
 from tests.support.factories import API_KEY, make_client
+from tests.support.postgres import fresh_postgres
 from tests.support.servers import serve
 
 # The Discord side (simcord, the bot, a CDN for attachments) for tests of bot/app and cogs/.
@@ -53,6 +54,18 @@ def db_path(tmp_path: Path) -> Path:
 @pytest.fixture
 async def store(db_path: Path) -> AsyncIterator[Store]:
     opened = await Store.open(db_path)
+    yield opened
+    await opened.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def each_store(request: pytest.FixtureRequest, db_path: Path) -> AsyncIterator[Store]:
+    """The store on each engine: SQLite (a temporary file) and PostgreSQL (a fresh schema
+    of the test database; see tests/support/postgres.py)."""
+    if request.param == "sqlite":
+        opened = await Store.open(db_path)
+    else:
+        opened = await PgStore.open(await fresh_postgres())
     yield opened
     await opened.close()
 

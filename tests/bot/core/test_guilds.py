@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator
 from dataclasses import fields, replace
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,9 +14,8 @@ from bot.core.intake import Intake, Options, Quota, Request
 from bot.core.tasks import Lifecycle
 from bot.errors import Refusal
 from bot.music import MusicClient
-from bot.store import PgStore, Store, Usage
+from bot.store import Store, Usage
 from tests.bot.core.test_intake import RULES, recording
-from tests.support.postgres import fresh_postgres
 
 GUILD = 3
 NOW = 1_800_000_000.0  # 2027-01-15 08:00 UTC
@@ -37,18 +34,13 @@ def clock() -> Clock:
     return Clock()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def intake(
-    request: pytest.FixtureRequest, db_path: Path, music: MusicClient, clock: Clock
-) -> AsyncIterator[Intake]:
-    if request.param == "sqlite":
-        store: Store = await Store.open(db_path)
-    else:
-        store = await PgStore.open(await fresh_postgres())
-    lifecycle = Lifecycle(store, music, callback_url="https://callbacks.invalid/x", clock=clock)
+@pytest.fixture
+def intake(each_store: Store, music: MusicClient, clock: Clock) -> Intake:
+    lifecycle = Lifecycle(
+        each_store, music, callback_url="https://callbacks.invalid/x", clock=clock
+    )
     rules = replace(RULES, limits=Limits())  # the bot's own defaults: cooldown 10 s, 3 at a time
-    yield Intake(lifecycle, lambda: rules, GuildSettings(store, lambda: rules))
-    await store.close()
+    return Intake(lifecycle, lambda: rules, GuildSettings(each_store, lambda: rules))
 
 
 def ask(

@@ -6,9 +6,7 @@ from __future__ import annotations
 import itertools
 import random
 import statistics
-from collections.abc import AsyncIterator
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 
@@ -16,11 +14,10 @@ from bench.common import schedule_walk
 from bot.core.tasks import Lifecycle, PollSchedule
 from bot.core.tasks.ratios import RECENT, DoneRatios
 from bot.music import MusicClient, TaskInfo
-from bot.store import PgStore, Progress, Stage, Store
+from bot.store import Progress, Stage, Store
 from tests.bot.core.test_schedule import poller
 from tests.support.factories import new_task
 from tests.support.port import MemoryPort
-from tests.support.postgres import fresh_postgres
 from tests.support.waiting import wait_until
 
 NOW = 1_800_000_000.0
@@ -28,14 +25,9 @@ SCHEDULE = PollSchedule()
 _api_ids = itertools.count(1)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def store(request: pytest.FixtureRequest, db_path: Path) -> AsyncIterator[Store]:
-    if request.param == "sqlite":
-        opened = await Store.open(db_path)
-    else:
-        opened = await PgStore.open(await fresh_postgres())
-    yield opened
-    await opened.close()
+@pytest.fixture
+def store(each_store: Store) -> Store:
+    return each_store
 
 
 def timings(rng: random.Random, ratio: float) -> tuple[float, float, float]:

@@ -8,13 +8,9 @@ are skipped with the reason."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import pytest
 
-from bot.store import PgStore, Store
-from tests.support.postgres import fresh_postgres
+from bot.store import Store
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -25,11 +21,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     ]
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def store(request: pytest.FixtureRequest, db_path: Path) -> AsyncIterator[Store]:
-    if request.param == "sqlite":
-        opened = await Store.open(db_path)
-    else:
-        opened = await PgStore.open(await fresh_postgres())
-    yield opened
-    await opened.close()
+@pytest.fixture
+def store(each_store: Store) -> Store:
+    return each_store
