@@ -9,9 +9,9 @@ whenever `/credits` or `/config credit_alert` reads it anyway.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
+from bot.core.background import Background
 from bot.core.guilds import GuildConfig, GuildSettings
 from bot.music import MusicClient, MusicError
 from bot.store import Store
@@ -19,7 +19,9 @@ from bot.store import Store
 log = logging.getLogger(__name__)
 
 
-class CreditWatch:
+class CreditWatch(Background):
+    task_name = "credit-watch"
+
     def __init__(
         self, store: Store, client: MusicClient, guilds: GuildSettings, *, every: float
     ) -> None:
@@ -27,7 +29,6 @@ class CreditWatch:
         self.client = client
         self.guilds = guilds
         self.every = every
-        self._task: asyncio.Task[None] | None = None
 
     async def balance(self) -> float | None:
         """The API's remaining credits; None when it cannot be read now."""
@@ -59,17 +60,6 @@ class CreditWatch:
     async def check(self) -> None:
         if await self.store.guilds_with("credit_alert"):
             await self.balance()
-
-    def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="credit-watch")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
 
     async def _run(self) -> None:
         while True:

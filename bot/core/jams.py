@@ -20,6 +20,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Protocol
 
+from bot.core.background import Background
 from bot.errors import Refusal
 from bot.store import JamRow, Store, TaskRow
 
@@ -74,7 +75,9 @@ class JamPort(Protocol):
         """Post the results (or a short note when nobody entered); return the message id."""
 
 
-class JamService:
+class JamService(Background):
+    task_name = "jam-clock"
+
     def __init__(
         self, store: Store, clock: Callable[[], float], allowed_models: Collection[str]
     ) -> None:
@@ -82,7 +85,6 @@ class JamService:
         self.clock = clock
         self.allowed_models = allowed_models
         self.port: JamPort | None = None
-        self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()  # one tick at a time in this process
 
@@ -222,17 +224,6 @@ class JamService:
 
     def wake(self) -> None:
         self._wake.set()
-
-    def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="jam-clock")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
 
     async def _run(self) -> None:
         while True:
