@@ -115,6 +115,7 @@ class Backline(commands.Bot):
         if self.store.shared:  # one rate limit for the key, whatever the number of processes
             self.music.limiter = SharedRateLimiter(
                 self.store.take_api_slot,
+                self.store.api_slot_answered,
                 settings.suno_rate_limit_requests,
                 settings.suno_rate_limit_period,
             )

@@ -200,7 +200,7 @@ class MusicClient:
                 metrics.API_CALLS.labels(endpoint, "connection").inc()
                 raise MusicConnectionError(f"{endpoint}: {type(exc).__name__}") from None
         finally:
-            self.limiter.release()
+            await self.limiter.release()
 
         code, message, data = self._parse_envelope(status, body)
         metrics.API_CALLS.labels(endpoint, str(code)).inc()

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 
 from bot import metrics
+
+log = logging.getLogger(__name__)
 
 
 class RateLimiter:
@@ -65,7 +68,7 @@ class RateLimiter:
             metrics.RATE_LIMIT_WAIT_SECONDS.inc(waited)
         return waited
 
-    def release(self) -> None:
+    async def release(self) -> None:
         """The call let out by an `acquire` is over: its slot counts from now."""
         self._in_flight -= 1
         self._answered.append(self._clock())
@@ -80,6 +83,7 @@ class SharedRateLimiter(RateLimiter):
     def __init__(
         self,
         take: Callable[[Callable[[], float], int, float], Awaitable[float]],
+        answered: Callable[[float], Awaitable[None]],
         limit: int,
         period: float,
         *,
@@ -87,14 +91,20 @@ class SharedRateLimiter(RateLimiter):
     ) -> None:
         super().__init__(limit, period, margin=margin)
         self._take = take
+        self._date_answer = answered
 
     @property
     def available(self) -> int:
         return self.limit  # not known without asking the database; only metrics read it
 
-    def release(self) -> None:
-        """The shared window dates each call when it is let out (one transaction a call,
-        not two); its margin covers the time on the wire."""
+    async def release(self) -> None:
+        """The call is over: the database dates one of this process's slots now. Failing
+        that, the slot keeps the date it was let out with (the margin still covers most
+        of the wire), and the call's own result stands."""
+        try:
+            await self._date_answer(time.time())
+        except Exception:
+            log.warning("could not date an API call's answer in the shared window", exc_info=True)
 
     async def acquire(self) -> float:
         waited = 0.0

@@ -139,8 +139,27 @@ class ProcessQueries(Database):
             row = await conn.fetchone("SELECT count(*), min(at) FROM api_calls")
             assert row is not None
             if row[0] < limit:
-                await conn.execute("INSERT INTO api_calls (at) VALUES (?)", (now,))
+                await conn.execute(
+                    "INSERT INTO api_calls (at, owner, on_wire) VALUES (?, ?, 1)", (now, self.owner)
+                )
                 return 0.0
             return max(0.001, float(row[1]) + period - now)
 
         return await self._transaction(take)
+
+    async def api_slot_answered(self, now: float) -> None:
+        """A call of this process is over: one of its slots on the wire is dated `now`.
+        Which one does not matter: the oldest taking a later date only keeps the window
+        fuller, never emptier. A slot the window already dropped comes back, at `now`."""
+
+        async def answered(conn: Conn) -> None:
+            mine = "on_wire = 1 AND owner = ?"
+            changed = await conn.execute(
+                f"UPDATE api_calls SET at = ?, on_wire = 0 WHERE {mine} "  # noqa: S608 - constant
+                f"AND at = (SELECT min(at) FROM api_calls WHERE {mine})",
+                (now, self.owner, self.owner),
+            )
+            if not changed:
+                await conn.execute("INSERT INTO api_calls (at) VALUES (?)", (now,))
+
+        await self._transaction(answered)

@@ -72,7 +72,9 @@ async def run(
     async with aiohttp.ClientSession() as session:
         client = make_client(session, api, limit=limit, period=period, timeout=2.0)
         if store.shared:  # PostgreSQL: one rate limit for the key across the processes
-            client.limiter = SharedRateLimiter(store.take_api_slot, limit, period, margin=0.1)
+            client.limiter = SharedRateLimiter(
+                store.take_api_slot, store.api_slot_answered, limit, period, margin=0.1
+            )
         lifecycle = Lifecycle(
             store,
             client,

@@ -36,9 +36,9 @@ async def test_the_window_counts_from_each_answer(clock: Clock) -> None:
     limiter = RateLimiter(2, 10.0, margin=0.0, clock=clock)
     assert await limiter.acquire() == 0.0
     assert await limiter.acquire() == 0.0
-    limiter.release()  # answered at 100
+    await limiter.release()  # answered at 100
     clock.now = 100.5  # the other one was held up on its way: answered half a second later
-    limiter.release()
+    await limiter.release()
     assert limiter.available == 0
     # The third call waits for the first answer's window (100 + 10), the fourth for the
     # second's (100.5 + 10): never two calls inside any 10 s with one held-up call.
@@ -56,7 +56,7 @@ async def test_calls_still_on_the_wire_hold_their_slots(clock: Clock) -> None:
     clock.now += 60.0  # a hung call: however long, its slot is not given away
     await asyncio.sleep(0)
     assert not waiting.done()
-    limiter.release()  # it ended (a time-out): the slot is free 10 s after that
+    await limiter.release()  # it ended (a time-out): the slot is free 10 s after that
     assert await waiting == pytest.approx(70.0)
     assert clock.now == pytest.approx(170.0)
 
@@ -65,7 +65,7 @@ async def test_a_call_not_sent_gives_its_slot_back_after_the_window(clock: Clock
     limiter = RateLimiter(3, 10.0, margin=0.25, clock=clock)
     for _ in range(3):
         await limiter.acquire()
-        limiter.release()
+        await limiter.release()
     assert limiter.available == 0
     clock.now += 10.25
     assert limiter.available == 3

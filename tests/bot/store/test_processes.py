@@ -101,6 +101,24 @@ async def test_the_rate_window_is_shared() -> None:
         await second.close()
 
 
+async def test_a_slot_counts_from_its_answer() -> None:
+    """A call let out at T0 and answered at T0 + 5 (held up on its way) holds its slot
+    until T0 + 15; an answer whose slot the window already dropped takes one again."""
+    first, second = await two_processes()
+    try:
+        assert await first.take_api_slot(T0, 2, 10.0) == 0.0
+        assert await second.take_api_slot(T0, 2, 10.0) == 0.0
+        await first.api_slot_answered(T0 + 5)
+        assert await second.take_api_slot(T0 + 10.5, 2, 10.0) == 0.0  # second's dropped
+        assert await second.take_api_slot(T0 + 10.5, 2, 10.0) == pytest.approx(4.5)
+        await second.api_slot_answered(T0 + 30)  # its slot of T0 + 10.5 is the one dated
+        await second.api_slot_answered(T0 + 31)  # none left on the wire: one is taken
+        assert await first.take_api_slot(T0 + 31, 2, 10.0) == pytest.approx(9.0)
+    finally:
+        await first.close()
+        await second.close()
+
+
 async def test_a_wake_up_crosses_processes() -> None:
     first, second = await two_processes()
     woken = asyncio.Event()
