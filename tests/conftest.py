@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -14,11 +15,16 @@ from bot.settings import Settings, load_settings
 from bot.store import PgStore, Store
 from simulator import Simulator, SimulatorConfig
 from tests.support.factories import API_KEY, make_client
-from tests.support.postgres import fresh_postgres
+from tests.support.postgres import drop_database, fresh_postgres
 from tests.support.servers import serve
 
 # The Discord side (simcord, the bot, a CDN for attachments) for tests of bot/app and cogs/.
 pytest_plugins = ["tests.harness"]
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Drops the PostgreSQL database this run created (tests/support/postgres.py)."""
+    asyncio.run(drop_database())
 
 
 # Seconds instead of minutes: text 0.1 s, first 0.2 s, complete 0.3 s after submission.
