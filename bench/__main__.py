@@ -1,5 +1,5 @@
 """`python -m bench`: every benchmark in turn, each printing its table (about 25 minutes;
-`python -m bench.readme` also writes their tables into the README).
+`python -m bench.readme` also writes their tables into docs/performance.md).
 
 `python -m bench lifecycle delivery` runs only those. Close heavy processes first: the
 figures are wall-clock ones on a shared machine.

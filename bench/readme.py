@@ -1,5 +1,5 @@
 """`python -m bench.readme`: run every benchmark (as `python -m bench` does, printing each
-table) and write their figures into README.md, between the two `bench:figures` markers.
+table) and write their figures into docs/performance.md, between the two `bench:figures` markers.
 
 `python -m bench.readme lifecycle ack` runs only those and replaces only their tables.
 """
@@ -17,7 +17,7 @@ from pathlib import Path
 
 from bench.__main__ import BENCHES, pick, run
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+FIGURES = Path(__file__).resolve().parent.parent / "docs" / "performance.md"
 BEGIN, END = "<!-- bench:figures begin -->", "<!-- bench:figures end -->"
 TABLE = re.compile(r"<!-- bench:(?P<name>[\w-]+) -->\n(?P<body>.*?)<!-- /bench -->\n", re.S)
 
@@ -41,7 +41,7 @@ def machine() -> str:
 
 
 def rewrite(text: str, tables: dict[str, str]) -> str:
-    """The README with these tables replaced (or added at the end of the figures)."""
+    """The page with these tables replaced (or added at the end of the figures)."""
     head, rest = text.split(BEGIN, 1)
     figures, tail = rest.split(END, 1)
     kept = {m["name"]: m["body"] for m in TABLE.finditer(figures)}
@@ -57,8 +57,8 @@ def main(names: list[str]) -> int:
         return 2
     tables = {name: body for name in chosen if (body := table(name)) is not None}
     failed = [name for name in chosen if name not in tables]
-    README.write_text(rewrite(README.read_text(encoding="utf-8"), tables), encoding="utf-8")
-    print(f"\nREADME.md: {len(tables)} table(s) written; failed: {failed or 'none'}")
+    FIGURES.write_text(rewrite(FIGURES.read_text(encoding="utf-8"), tables), encoding="utf-8")
+    print(f"\ndocs/performance.md: {len(tables)} table(s) written; failed: {failed or 'none'}")
     return 1 if failed else 0
 
 
