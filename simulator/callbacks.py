@@ -11,6 +11,7 @@ import aiohttp
 
 from simulator import render
 from simulator.config import SimulatorConfig
+from simulator.faults import Draws
 from simulator.tasks import COMPLETE, SimTask
 
 log = logging.getLogger(__name__)
@@ -27,10 +28,12 @@ class CallbackSender:
     closes).
     """
 
-    def __init__(self, config: SimulatorConfig, spawn: Spawn) -> None:
+    def __init__(self, config: SimulatorConfig, spawn: Spawn, draws: Draws | None = None) -> None:
         self.sent: list[dict[str, Any]] = []
+        self.replayed = 0  # stale callbacks sent again after a later stage's (shapes.replay)
         self._config = config
         self._spawn = spawn
+        self._draws = draws
 
     def queue(
         self, session: aiohttp.ClientSession, task: SimTask, stage: str, base_url: str
@@ -42,10 +45,27 @@ class CallbackSender:
         if not cfg.send_callbacks:
             return
         payload = render.callback(task, stage, base_url, cfg.callback_casing)
+        self._chain(session, task, stage, payload, max(1, cfg.callback_repeats))
+        stages = [name for name, _ in task.timeline()]
+        index = stages.index(stage) if stage in stages else 0
+        if index > 0 and self._draws is not None and self._draws.chance(cfg.shapes.replay):
+            # The previous stage's callback again, after this one: late and out of order.
+            self.replayed += 1
+            stale = stages[index - 1]
+            self._chain(
+                session, task, stale, render.callback(task, stale, base_url, cfg.callback_casing), 1
+            )
+
+    def _chain(
+        self,
+        session: aiohttp.ClientSession,
+        task: SimTask,
+        stage: str,
+        payload: dict[str, Any],
+        repeats: int,
+    ) -> None:
         previous = task.delivery
-        task.delivery = self._spawn(
-            self._deliver(session, task, stage, payload, previous, max(1, cfg.callback_repeats))
-        )
+        task.delivery = self._spawn(self._deliver(session, task, stage, payload, previous, repeats))
 
     async def _deliver(
         self,

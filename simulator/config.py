@@ -6,6 +6,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from simulator.faults import Shapes
+
 #: Stage delays of ``python -m simulator --fast`` (text, first, complete), in seconds.
 FAST_DELAYS = (5.0, 15.0, 25.0)
 
@@ -59,6 +61,10 @@ class SimulatorConfig:
     # Discord's attachment URLs are signed and expire (`?ex=<hex unix time>`): the provider
     # cannot download an expired one. The time those are judged by (tests move it).
     clock: Callable[[], float] = time.time
+    # Answer shapes no documentation promises (gateways, cut-off and late answers, SUCCESS
+    # before every track has audio, unknown statuses, stale callbacks): seeded odds, all
+    # 0 by default. See simulator/faults.py.
+    shapes: Shapes = field(default_factory=Shapes)
 
     def use_fast_timings(self) -> None:
         """Apply the ``--fast`` stage delays (5 s / 15 s / 25 s)."""

@@ -10,6 +10,7 @@ import json
 import time
 from typing import Any
 
+from simulator.faults import MISSING
 from simulator.media import wav_duration
 from simulator.tasks import COMPLETE, ERROR, FIRST, TEXT, SimTask
 
@@ -60,17 +61,23 @@ def result_seconds(task: SimTask) -> float:
     return wav_duration(task.audio_seconds, pad_to_bytes=task.audio_pad_bytes)
 
 
-def tracks_camel(task: SimTask, stage: str | None, base: str) -> list[dict[str, Any]] | None:
+def tracks_camel(
+    task: SimTask, stage: str | None, base: str, *, hollow: bool = False
+) -> list[dict[str, Any]] | None:
     """Tracks as of progress ``stage`` in the documented record-info form.
 
     None before any track is listed. Rendering by stage rather than by clock keeps the
     "text" callback of a task that finish_now() jumped ahead consistent with its stage.
+    ``hollow``: the last track is listed without audio although the stage is complete.
     """
     if stage is None:
         return None
     out = []
+    last = len(task.tracks) - 1
     for index, track in enumerate(task.tracks):
         ready = stage == COMPLETE or (stage == FIRST and index == 0)
+        if hollow and index == last and index > 0:
+            ready = False
         audio = audio_url(base, task.task_id, track.track_id) if ready else ""
         stream = stream_url(base, task.task_id, track.track_id) if ready else ""
         image = image_url(base, task.task_id, track.track_id) if ready else ""
@@ -102,8 +109,13 @@ def to_snake(track: dict[str, Any]) -> dict[str, Any]:
 
 
 def record_info(task: SimTask, now: float, base: str, casing: str) -> dict[str, Any]:
-    """The ``data`` of a record-info answer; ``casing`` is "documented" or "drifted"."""
-    tracks = tracks_camel(task, task.progress(now), base)
+    """The ``data`` of a record-info answer; ``casing`` is "documented" or "drifted".
+
+    Uses up one of the task's planned answer shapes (hollow SUCCESS, odd status) if any.
+    """
+    progress = task.progress(now)
+    hollow = progress == COMPLETE and task.take_hollow()
+    tracks = tracks_camel(task, progress, base, hollow=hollow)
     drifted = casing == "drifted"
     response: dict[str, Any] | None = None
     if tracks is not None:
@@ -112,7 +124,7 @@ def record_info(task: SimTask, now: float, base: str, casing: str) -> dict[str, 
         else:
             response = {"taskId": task.task_id, "sunoData": tracks}
     error_code, error_message = task.error(now)
-    return {
+    data: dict[str, Any] = {
         "taskId": task.task_id,
         "parentMusicId": "",
         "param": json.dumps(task.params, ensure_ascii=False),
@@ -124,6 +136,12 @@ def record_info(task: SimTask, now: float, base: str, casing: str) -> dict[str, 
         "errorMessage": error_message,
         "createTime": datetime_text(task.created_ms) if drifted else task.created_ms,
     }
+    odd = task.take_odd_status()
+    if odd == MISSING:
+        del data["status"]
+    elif odd is not None:
+        data["status"] = odd
+    return data
 
 
 def callback(task: SimTask, stage: str, base: str, casing: str) -> dict[str, Any]:
@@ -135,7 +153,8 @@ def callback(task: SimTask, stage: str, base: str, casing: str) -> dict[str, Any
             "msg": task.error_message,
             "data": {"callbackType": ERROR, id_key: task.task_id, "data": None},
         }
-    tracks = tracks_camel(task, stage, base) or []
+    hollow = stage == COMPLETE and task.take_hollow()
+    tracks = tracks_camel(task, stage, base, hollow=hollow) or []
     if casing != "drifted":
         tracks = [to_snake(t) for t in tracks]
     return {

@@ -11,6 +11,8 @@ config bug.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import logging
 import time
 from collections import Counter
@@ -21,7 +23,17 @@ from aiohttp import web
 
 from simulator import render
 from simulator.config import SimulatorConfig
-from simulator.faults import FILE_ENDPOINTS, FaultQueue, http_fault
+from simulator.faults import (
+    CUT_OFF,
+    FILE_ENDPOINTS,
+    LATE,
+    AnswerShape,
+    Draws,
+    FaultQueue,
+    cut_off,
+    gateway_answer,
+    http_fault,
+)
 from simulator.media import make_png, make_wav
 from simulator.ratelimit import RateLimiter
 from simulator.renders import SandboxRenders
@@ -55,7 +67,10 @@ class Routes:
 
     ``calls``: Counter keyed by ``(endpoint, code)``; endpoints are add-instrumental,
     record-info, credit, files, stream and unknown; file calls are keyed by HTTP status,
-    injected HTTP-level faults by their negative code. ``rejections``: rate-limit 430s.
+    injected HTTP-level faults by their negative code (a gateway that did not forward
+    the call: its negative HTTP status). ``rejections``: rate-limit 430s. ``shaped``:
+    Counter keyed by ``(endpoint, shape kind)`` of the answer shapes served.
+    ``charges``: Counter of accepted (charged) submissions keyed by :func:`request_key`.
     The tasks, the fault queue and the limiter are the simulator's, shared.
     """
 
@@ -68,9 +83,13 @@ class Routes:
         faults: FaultQueue,
         limiter: RateLimiter,
         renders: SandboxRenders | None = None,
+        draws: Draws | None = None,
     ) -> None:
         self.calls: Counter[tuple[str, int]] = Counter()
+        self.shaped: Counter[tuple[str, str]] = Counter()
+        self.charges: Counter[str] = Counter()
         self.rejections = 0
+        self._draws = draws
         self._config = config
         self._tasks = tasks
         self._create_task = create_task
@@ -145,8 +164,43 @@ class Routes:
         work: Callable[[web.Request], Awaitable[Result]],
     ) -> web.Response:
         fault = self._faults.take(endpoint)
+        if fault is None and self._draws is not None:
+            fault = self._draws.answer(endpoint)
+        if isinstance(fault, AnswerShape):
+            return await self._shaped(request, endpoint, work, fault)
         if fault is not None:
             return await self._inject(request, endpoint, fault)
+        return await self._plain(request, endpoint, work)
+
+    async def _shaped(
+        self,
+        request: web.Request,
+        endpoint: str,
+        work: Callable[[web.Request], Awaitable[Result]],
+        shape: AnswerShape,
+    ) -> web.Response:
+        self.shaped[(endpoint, shape.kind)] += 1
+        if shape.does_work:
+            plain = await self._plain(request, endpoint, work)
+        else:
+            self.calls[(endpoint, -shape.status)] += 1
+            request[_CODE] = -shape.status
+        if shape.kind == LATE:
+            if self._released is not None:
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(shape.seconds):
+                        await self._released.wait()
+            return plain
+        if shape.kind == CUT_OFF:
+            return cut_off(request)
+        return gateway_answer(shape)
+
+    async def _plain(
+        self,
+        request: web.Request,
+        endpoint: str,
+        work: Callable[[web.Request], Awaitable[Result]],
+    ) -> web.Response:
         cfg = self._config
         key = _bearer(request)
         if cfg.api_key is not None and key != cfg.api_key:
@@ -181,6 +235,7 @@ class Routes:
         if cfg.credits < cfg.task_cost:
             return 429, "Insufficient credits", None
         cfg.credits = round(cfg.credits - cfg.task_cost, 6)  # no float drift in balances
+        self.charges[request_key(body)] += 1
         task = self._create_task(body)
         log.info("accepted task %s (outcome %s)", task.task_id, task.outcome)
         return 200, "success", {"taskId": task.task_id}
@@ -214,6 +269,9 @@ class Routes:
     ) -> web.StreamResponse:
         """Serve a result file. No auth, no rate limit: these are public CDN URLs."""
         fault = self._faults.take(endpoint)
+        if isinstance(fault, AnswerShape):  # a CDN's gateway: only its error page
+            self.shaped[(endpoint, fault.kind)] += 1
+            return gateway_answer(fault)
         if fault is not None:
             return await self._inject(request, endpoint, fault)
         task = self._tasks.get(task_id)
@@ -239,6 +297,11 @@ class Routes:
             self._audio_cache[key] = future
         # shield: a client hanging up must not cancel the generation others wait on.
         return await asyncio.shield(future)
+
+
+def request_key(body: Mapping[str, Any]) -> str:
+    """One request's identity: its submitted body (a resubmission sends the same one)."""
+    return json.dumps(body, sort_keys=True, ensure_ascii=False)
 
 
 def _ready_track(task: SimTask, track_id: str) -> int | None:

@@ -23,11 +23,11 @@ from aiohttp import web
 
 from simulator.callbacks import CallbackSender
 from simulator.config import SimulatorConfig
-from simulator.faults import FaultQueue
+from simulator.faults import AnswerShape, Draws, FaultQueue
 from simulator.ratelimit import RateLimiter
 from simulator.renders import SandboxRenders
 from simulator.routes import Routes
-from simulator.tasks import PLANNED_STATUSES, UPLOAD_PENDING, UPLOAD_SKIPPED, Plan, SimTask
+from simulator.tasks import UPLOAD_PENDING, UPLOAD_SKIPPED, Plan, SimTask, plannable
 from simulator.timeline import Timeline
 from simulator.uploads import check_upload
 
@@ -53,8 +53,9 @@ class Simulator:
         self._session: aiohttp.ClientSession | None = None
         self._runner: web.AppRunner | None = None
         self._ticker: asyncio.Task[None] | None = None
-        self._timeline = Timeline(self._config, self._queue_callback)
-        self._callbacks = CallbackSender(self._config, self._spawn)
+        self._draws = Draws(lambda: self._config.shapes, self._config.seed)
+        self._timeline = Timeline(self._config, self._queue_callback, self._draws)
+        self._callbacks = CallbackSender(self._config, self._spawn, self._draws)
         self._renders = SandboxRenders()
         self._routes = Routes(
             self._config,
@@ -65,6 +66,7 @@ class Simulator:
             self._faults,
             self._limiter,
             self._renders,
+            self._draws,
         )
         self.app = self._routes.app
 
@@ -81,6 +83,21 @@ class Simulator:
     @property
     def calls(self) -> Counter[tuple[str, int]]:
         return self._routes.calls
+
+    @property
+    def shaped(self) -> Counter[tuple[str, str]]:
+        """Answer shapes served, keyed by ``(endpoint, kind)`` (see simulator/faults.py)."""
+        return self._routes.shaped
+
+    @property
+    def charges(self) -> Counter[str]:
+        """Accepted (charged) submissions per request, keyed by the submitted body
+        (``simulator.routes.request_key``): a value above 1 is a request charged twice."""
+        return self._routes.charges
+
+    @property
+    def replayed_callbacks(self) -> int:
+        return self._callbacks.replayed
 
     @property
     def rejections(self) -> int:
@@ -157,6 +174,14 @@ class Simulator:
         """
         self._faults.add(code, times, endpoint)
 
+    def shape_next(self, shape: AnswerShape, times: int = 1, endpoint: str | None = None) -> None:
+        """Answer the next ``times`` calls (to ``endpoint``; None: any API endpoint) in
+        ``shape``, e.g. ``AnswerShape("gateway_json", 504, forwarded=True)``: the
+        submission creates and charges its task, then the caller reads a gateway's 504
+        with ``{"code": 504, "msg": "Gateway Timeout"}``. Queued with ``fail_next``'s
+        faults, earliest first."""
+        self._faults.add(shape, times, endpoint)
+
     def plan_next(
         self,
         *,
@@ -164,16 +189,33 @@ class Simulator:
         track_count: int | None = None,
         error_code: int | None = None,
         error_message: str | None = None,
+        hollow_answers: int | None = None,
+        odd_status: str | None = None,
+        odd_answers: int | None = None,
     ) -> None:
         """Set the outcome of the next accepted submission (queued, one per call).
 
-        Wins over ``[sim:…]`` tags and ``failure_rate``.
+        ``status``: a final status; a status-like word the API does not document (e.g.
+        ``GENERATE_LYRICS_FAILED``) is a failure the bot does not know, ending with
+        errorCode 531 and a message unless given. ``hollow_answers``: that many SUCCESS
+        answers (polls or the complete callback) list the last track without audio.
+        ``odd_status``: the next ``odd_answers`` (default 3) record-info answers show this
+        status instead of the real one ("" leaves the status out). Wins over ``[sim:…]``
+        tags, ``failure_rate`` and the answer shapes' odds.
         """
-        if status is not None and status not in PLANNED_STATUSES:
-            raise ValueError(f"status must be one of {sorted(PLANNED_STATUSES)}")
+        if status is not None and not plannable(status):
+            raise ValueError(f"status {status!r} is not a status word")
         if track_count not in (None, 1, 2):
             raise ValueError("track_count must be 1 or 2")
-        self._timeline.plan_next(Plan(status, track_count, error_code, error_message))
+        if odd_status is not None and odd_answers is None:
+            odd_answers = 3
+        plan = Plan(status, track_count, error_code, error_message)
+        plan.hollow_answers, plan.odd_status, plan.odd_answers = (
+            hollow_answers,
+            odd_status,
+            odd_answers,
+        )
+        self._timeline.plan_next(plan)
 
     def finish_now(self, task_id: str) -> None:
         """Jump a task to its final state and fire its remaining callbacks.

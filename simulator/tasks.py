@@ -29,6 +29,20 @@ DEFAULT_ERRORS: dict[str, tuple[int, str]] = {
     "SENSITIVE_WORD_ERROR": (400, "The description contains sensitive words"),
     "GENERATE_AUDIO_FAILED": (501, "Audio generation failed"),
 }
+# Any other failure status (one the bot has never seen): its code and message.
+UNKNOWN_ERROR = (531, "Generation stopped: the audio could not be processed")
+_STATUS_WORD = re.compile(r"^[A-Z][A-Z0-9_]{2,40}$")
+
+
+def plannable(status: str) -> bool:
+    """A known final status, or any other status-like word (an unknown failure)."""
+    return status in PLANNED_STATUSES or bool(_STATUS_WORD.match(status))
+
+
+def known(status: str) -> bool:
+    return status in PLANNED_STATUSES
+
+
 UPLOAD_ERROR_CODE = 451
 
 # Stage names double as callbackType values.
@@ -70,6 +84,11 @@ class SimTask:
     forced: bool = False  # finish_now() was called
     callback_failed: bool = False  # final callback undeliverable (mark_callback_exception)
     stages_fired: int = 0  # how many timeline stages have had their callbacks queued
+    # Answer shapes (simulator/faults.py): SUCCESS answers still to show the last track
+    # without audio; record-info answers still to carry ``odd_status`` ("" = no status).
+    hollow_answers: int = 0
+    odd_status: str | None = None
+    odd_answers: int = 0
     delivery: asyncio.Task[None] | None = field(default=None, repr=False)
     fetch: asyncio.Task[None] | None = field(default=None, repr=False)
 
@@ -93,7 +112,7 @@ class SimTask:
             return [(ERROR, 0.0)]
         if self.outcome in ("CREATE_TASK_FAILED", "SENSITIVE_WORD_ERROR"):
             return [(ERROR, text)]
-        if self.outcome == "GENERATE_AUDIO_FAILED":
+        if self.outcome == "GENERATE_AUDIO_FAILED" or not known(self.outcome):
             return [(TEXT, text), (ERROR, first)]
         return [(TEXT, text), (FIRST, first), (COMPLETE, complete)]
 
@@ -146,6 +165,20 @@ class SimTask:
             return None, None
         return self.error_code, self.error_message
 
+    def take_hollow(self) -> bool:
+        """Whether this SUCCESS answer still lists the last track without audio."""
+        if self.hollow_answers <= 0 or len(self.tracks) < 2:
+            return False
+        self.hollow_answers -= 1
+        return True
+
+    def take_odd_status(self) -> str | None:
+        """The status this record-info answer shows instead of the real one, if any."""
+        if self.odd_status is None or self.odd_answers <= 0:
+            return None
+        self.odd_answers -= 1
+        return self.odd_status
+
     def has_audio(self, index: int, now: float) -> bool:
         """Whether track ``index`` has its audio at ``now``."""
         stage = self.progress(now)
@@ -160,6 +193,9 @@ class Plan:
     track_count: int | None = None
     error_code: int | None = None
     error_message: str | None = None
+    hollow_answers: int | None = None
+    odd_status: str | None = None
+    odd_answers: int | None = None
 
     def merged_over(self, base: Plan) -> Plan:
         return Plan(
@@ -167,6 +203,11 @@ class Plan:
             track_count=self.track_count or base.track_count,
             error_code=self.error_code if self.error_code is not None else base.error_code,
             error_message=self.error_message or base.error_message,
+            hollow_answers=(
+                self.hollow_answers if self.hollow_answers is not None else base.hollow_answers
+            ),
+            odd_status=self.odd_status if self.odd_status is not None else base.odd_status,
+            odd_answers=self.odd_answers if self.odd_answers is not None else base.odd_answers,
         )
 
 

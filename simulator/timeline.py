@@ -19,7 +19,16 @@ from collections.abc import Callable
 from typing import Any
 
 from simulator.config import SimulatorConfig
-from simulator.tasks import DEFAULT_ERRORS, Plan, SimTask, SimTrack, plan_from_tags
+from simulator.faults import MISSING, UNKNOWN_FAILURES, UNKNOWN_RUNNING, Draws
+from simulator.tasks import (
+    DEFAULT_ERRORS,
+    UNKNOWN_ERROR,
+    Plan,
+    SimTask,
+    SimTrack,
+    known,
+    plan_from_tags,
+)
 
 TICK_SECONDS = 0.02  # callback timing resolution
 
@@ -30,9 +39,15 @@ class Timeline:
     ``on_stage(task, stage)`` is called once for every stage a task reaches, in order.
     """
 
-    def __init__(self, config: SimulatorConfig, on_stage: Callable[[SimTask, str], None]) -> None:
+    def __init__(
+        self,
+        config: SimulatorConfig,
+        on_stage: Callable[[SimTask, str], None],
+        draws: Draws | None = None,
+    ) -> None:
         self.tasks: dict[str, SimTask] = {}
         self._config = config
+        self._draws = draws
         self._on_stage = on_stage
         self._rng = random.Random(config.seed)
         self._plans: deque[Plan] = deque()
@@ -47,17 +62,21 @@ class Timeline:
         """Record an accepted submission; its stages start once ``advance`` is called.
 
         The outcome comes from, strongest first: ``plan_next``, ``[sim:…]`` tags, the
-        configured failure rate. Timing and audio settings are copied from the config.
+        configured failure rate, the answer shapes' odds. Timing and audio settings are
+        copied from the config.
         """
         cfg = self._config
-        plan = Plan()
+        plan = self._drawn_plan()
         if cfg.failure_rate > 0 and self._rng.random() < cfg.failure_rate:
             plan.status = cfg.failure_status
         plan = plan_from_tags(body["tags"]).merged_over(plan)
         if self._plans:
             plan = self._plans.popleft().merged_over(plan)
         outcome = plan.status or "SUCCESS"
-        default_code, default_msg = DEFAULT_ERRORS.get(outcome, (None, None))
+        unknown = outcome != "SUCCESS" and not known(outcome)
+        default_code, default_msg = DEFAULT_ERRORS.get(
+            outcome, UNKNOWN_ERROR if unknown else (None, None)
+        )
         track_count = min(2, max(1, plan.track_count or cfg.track_count))
         now_ms = int(time.time() * 1000)
         listed_ms = now_ms + int(cfg.text_delay * 1000)
@@ -74,9 +93,28 @@ class Timeline:
             sandbox=cfg.sandbox,
             error_code=plan.error_code if plan.error_code is not None else default_code,
             error_message=plan.error_message or default_msg,
+            hollow_answers=plan.hollow_answers or 0,
+            odd_status=plan.odd_status,
+            odd_answers=plan.odd_answers or 0,
         )
         self.tasks[task.task_id] = task
         return task
+
+    def _drawn_plan(self) -> Plan:
+        """The per-task answer shapes drawn for this submission (config.shapes)."""
+        plan = Plan()
+        draws = self._draws
+        if draws is None:
+            return plan
+        shapes = draws.shapes
+        if draws.chance(shapes.unknown_failure):
+            plan.status = draws.choice(UNKNOWN_FAILURES)
+        if draws.chance(shapes.hollow):
+            plan.hollow_answers = shapes.hollow_answers
+        if draws.chance(shapes.odd_status):
+            plan.odd_status = draws.choice((*UNKNOWN_RUNNING, MISSING))
+            plan.odd_answers = shapes.odd_answers
+        return plan
 
     def advance(self, task: SimTask) -> None:
         """Report stages reached since last time; schedule the next one."""
