@@ -228,14 +228,22 @@ class MusicClient:
 
     @staticmethod
     def _parse_envelope(status: int, body: bytes) -> tuple[int, str, Any]:
+        """The envelope's code, msg and data when the API itself answered; otherwise the
+        error an HTTP status alone says (`enveloped` False: the outcome is unknown).
+
+        An error envelope counts as the API's only on HTTP 200 or on an HTTP status equal to
+        its code (the API may mirror it): a gateway's JSON such as `{"code": 504}` on HTTP 502
+        is the gateway's, whatever it looks like.
+        """
         try:
             envelope = json.loads(body)
         except ValueError:
             envelope = None
-        if not isinstance(envelope, dict) or not isinstance(envelope.get("code"), int):
+        code = envelope.get("code") if isinstance(envelope, dict) else None
+        if not isinstance(envelope, dict) or not isinstance(code, int) or isinstance(code, bool):
             if not 200 <= status < 300:
                 raise error_for_http_status(status, body[:100].decode("utf-8", "replace"))
             raise BadResponse(status, "answer is not the JSON envelope")
-        if not 200 <= status < 300 and envelope["code"] == 200:
-            raise error_for_http_status(status)
-        return envelope["code"], str(envelope.get("msg") or ""), envelope.get("data")
+        if (200 <= status < 300 and code == 200) or (code != 200 and status in (200, code)):
+            return code, str(envelope.get("msg") or ""), envelope.get("data")
+        raise error_for_http_status(status)

@@ -133,12 +133,19 @@ _BY_CODE: dict[int, type[MusicAPIError]] = {
 }
 
 
+# The API's documented refusals of a submission (shared/api/music-api.md): with one of
+# these in its own envelope, it did not create the task. Any other code (500 included: an
+# error after the task was created cannot be ruled out) leaves the outcome unknown.
+REFUSAL_CODES = frozenset({400, 401, 404, 405, 413, 429, 430, 455})
+
+
 def error_for_code(code: int, message: str = "") -> MusicAPIError:
-    """Map a business code to its exception; unknown codes are errors, never success."""
+    """Map a business code (read from the API's envelope) to its exception; unknown codes
+    are errors, never success. Only a documented refusal counts as `enveloped`."""
     cls = _BY_CODE.get(code)
     if cls is None:
         cls = ServerError if 500 <= code < 600 else UnknownCode
-    return cls(code, message[:200])
+    return cls(code, message[:200], enveloped=code in REFUSAL_CODES)
 
 
 def error_for_http_status(status: int, body: str = "") -> MusicAPIError:
@@ -158,13 +165,14 @@ def certainly_not_taken(exc: MusicError) -> bool:
     """True only when a failed submission certainly did not create a task at the API.
 
     Two cases qualify: the connection was never made, or the API answered with its own
-    JSON envelope refusing the call. Everything else (a non-2xx without the envelope, a
-    cut-off or unreadable body, a time-out, a connection dropped after the request went
-    out) leaves the outcome unknown, and sending the submission again could charge twice.
+    envelope and one of its documented refusal codes (on HTTP 200 or on the same HTTP
+    status). Everything else (any 5xx, a gateway's page or its own JSON, a cut-off or
+    unreadable body, a time-out, a connection dropped after the request went out) leaves
+    the outcome unknown, and sending the submission again could charge twice.
     """
     if isinstance(exc, MusicUnreachable | NotSent):
         return True
-    return isinstance(exc, MusicAPIError) and exc.enveloped
+    return isinstance(exc, MusicAPIError) and exc.enveloped and exc.code in REFUSAL_CODES
 
 
 # Task-level failures (status values and error-callback codes) as members read them.

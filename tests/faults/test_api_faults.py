@@ -9,66 +9,23 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from aiohttp import web
 
 from bot.core.tasks import UNCONFIRMED_REASON, PollSchedule
 from bot.music import MusicClient
 from simulator import Simulator, SimulatorConfig
 from tests.conftest import FAST
 from tests.support.factories import API_KEY, api_calls, make_client, new_task
+from tests.support.gateway import HTML_PAGE, Gateway, open_gateway
 from tests.support.rig import open_rig
-from tests.support.servers import serve
 from tests.support.waiting import settled, wait_until
 
 # The production schedule at 1/200: ten minutes of maintenance last three seconds.
 SCHEDULE = PollSchedule().scaled(1 / 200)
 
 
-class Gateway:
-    """A proxy in front of the API. `after_forward` answers an error page *after* the API
-    did the work (the bot never hears of it); `split` sends every answer in two pieces."""
-
-    def __init__(self, upstream: str, session: aiohttp.ClientSession) -> None:
-        self.upstream = upstream
-        self.session = session
-        self.after_forward: list[int] = []
-        self.split = False
-        self.base_url = ""
-
-    async def handle(self, request: web.Request) -> web.StreamResponse:
-        headers = {k: v for k, v in request.headers.items() if k.lower() in ("authorization",)}
-        headers["Content-Type"] = request.headers.get("Content-Type", "application/json")
-        async with self.session.request(
-            request.method,
-            self.upstream + request.path_qs,
-            data=await request.read(),
-            headers=headers,
-        ) as upstream:
-            body, status = await upstream.read(), upstream.status
-        if self.after_forward and request.method == "POST":
-            status = self.after_forward.pop(0)
-            return web.Response(
-                status=status, text="<html>gateway error</html>", content_type="text/html"
-            )
-        if not self.split:
-            return web.Response(status=status, body=body, content_type="application/json")
-        response = web.StreamResponse(status=status)
-        response.content_type = "application/json"
-        await response.prepare(request)
-        await response.write(body[: len(body) // 2])
-        await asyncio.sleep(0.05)
-        await response.write(body[len(body) // 2 :])
-        await response.write_eof()
-        return response
-
-
 @pytest.fixture
 async def gateway(simulator: Simulator, session: aiohttp.ClientSession) -> AsyncIterator[Gateway]:
-    proxy = Gateway(simulator.base_url, session)
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", proxy.handle)
-    async with serve(app) as base_url:
-        proxy.base_url = base_url
+    async with open_gateway(simulator.base_url, session) as proxy:
         yield proxy
 
 
@@ -81,7 +38,7 @@ async def test_a_gateway_error_after_the_api_took_it_is_charged_once_and_deliver
     uploads: str,
     status: int,
 ) -> None:
-    gateway.after_forward = [status]
+    gateway.after_forward = [(status, HTML_PAGE)]
     music = make_client(session, gateway.base_url)
     async with open_rig(db_path, music, schedule=SCHEDULE) as rig:
         task, _ = await rig.service.request(new_task(f"{uploads}/voice.wav"))
@@ -99,7 +56,7 @@ async def test_without_callbacks_a_gateway_error_is_reported_and_never_resent(
     gateway: Gateway,
     uploads: str,
 ) -> None:
-    gateway.after_forward = [502]
+    gateway.after_forward = [(502, HTML_PAGE)]
     music = make_client(session, gateway.base_url)
     async with open_rig(db_path, music, schedule=SCHEDULE, callbacks=False) as rig:
         task, _ = await rig.service.request(new_task(f"{uploads}/voice.wav"))

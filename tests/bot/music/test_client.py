@@ -257,10 +257,20 @@ async def test_an_enveloped_refusal_on_submission_is_left_to_the_caller(
 ) -> None:
     # The API's own envelope refusing it: certainly not taken, so the task core may send it
     # again later, from its durable queue (never inside the client while claimed).
+    sim.fail_next(455, endpoint="add-instrumental")
+    with pytest.raises(e.Maintenance) as caught:
+        await client.submit_add_instrumental(request(client))
+    assert e.certainly_not_taken(caught.value) and submits(sim) == 1
+
+
+async def test_the_apis_own_server_error_on_submission_is_an_unknown_fate(
+    client: MusicClient, sim: Simulator
+) -> None:
+    # 500 is not one of the documented refusals: the task may exist already.
     sim.fail_next(500, endpoint="add-instrumental")
     with pytest.raises(e.ServerError) as caught:
         await client.submit_add_instrumental(request(client))
-    assert e.certainly_not_taken(caught.value) and submits(sim) == 1
+    assert not e.certainly_not_taken(caught.value) and submits(sim) == 1
 
 
 async def test_a_submission_is_claimed_only_as_it_leaves(
@@ -299,9 +309,13 @@ async def test_gateway_errors_on_polls_are_still_retried(
     [
         (e.MusicUnreachable("x"), True),  # the connection was never made
         (e.error_for_code(430), True),  # the API's own envelope refusing the call
-        (e.error_for_code(500), True),
+        (e.error_for_code(455), True),
         (e.error_for_code(400), True),
-        (e.error_for_code(777), True),
+        (e.error_for_code(429), True),
+        (e.error_for_code(500), False),  # not a documented refusal: maybe created
+        (e.error_for_code(504), False),
+        (e.error_for_code(409), False),
+        (e.error_for_code(777), False),
         (e.MusicTimeout("x"), False),  # everything else: unknown
         (e.MusicConnectionError("x"), False),
         (e.BadResponse(200, "x"), False),
