@@ -22,6 +22,7 @@ from aiohttp import web
 
 from bot.app import Backline
 from bot.errors import Refusal
+from bot.invite import INVITE_PERMISSIONS
 from bot.settings import Settings
 from bot.store import TaskRow
 from simulator import Simulator
@@ -31,6 +32,7 @@ from tests.support.factories import api_calls, make_client
 from tests.support.postgres import fresh_postgres
 from tests.support.servers import serve
 from tests.support.signed_urls import SignedUrls
+from tests.support.thread_rules import discord_thread_rules
 
 WAV = make_wav(4.0)  # inside the default 3 s .. 8 min window
 
@@ -65,9 +67,28 @@ async def cdn(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[CdnServer]:
         yield server
 
 
+class InviteEnv(simcord.Env):
+    """simcord, with the bot holding exactly the permissions the README's invite asks for
+    in every server (simcord's default is everything but administrator), like a server
+    that added it with that link. @everyone keeps Discord's defaults, as on a new server."""
+
+    def create_guild(self, *args: Any, **kwargs: Any) -> simcord.GuildHandle:
+        guild = super().create_guild(*args, **kwargs)
+        self.grant_bot(guild)
+        return guild
+
+    def grant_bot(self, guild: simcord.GuildHandle, **more: bool) -> None:
+        """The bot's role holds the invite's permissions, plus `more` (a server that gave
+        it more by hand)."""
+        permissions = discord.Permissions(INVITE_PERMISSIONS.value, **more)
+        backend = self.backend
+        for role_id in backend.get_member(guild.id, backend.bot_user.id).role_ids:
+            backend.edit_role(guild.id, role_id, {"permissions": permissions.value})
+
+
 @dataclass
 class Harness:
-    env: simcord.Env
+    env: InviteEnv
     simulator: Simulator
     settings: Settings
     session: aiohttp.ClientSession
@@ -121,14 +142,15 @@ async def harness(
         settings.database_url = await fresh_postgres()
     placeholder = Harness(env=None, simulator=simulator, settings=settings, session=session)  # type: ignore[arg-type]
     bot = placeholder.new_bot()
-    env = simcord.Env(bot)
+    env = InviteEnv(bot)
     placeholder.env = env
     cdn.envs.append(env)
     # Signed URLs and the simulator's download judge expiry by simcord's virtual clock.
     cdn.urls.now = simulator.config.clock = lambda: env.backend.clock.now().timestamp()
     await env.start()
     try:
-        yield placeholder
+        with discord_thread_rules():
+            yield placeholder
     finally:
         for each in placeholder.bots:
             if getattr(each, "_ready_once", False):

@@ -46,6 +46,7 @@ INPUT_GONE = (
     "The recording of this take is gone (its message was deleted or is too big to keep), "
     "so I can't make another one from it. Use `/instrumental` with the file."
 )
+DELETED_THREAD = "🗑️ deleted take"
 WEIGHT_ORDER = ("style_weight", "weirdness", "audio_weight")
 
 
@@ -377,12 +378,21 @@ class Takes:
                 ):
                     whole_thread = False
                     break
-        if whole_thread and thread is not None:
-            await _quietly(thread.delete())
-        else:
+        gone = False
+        if whole_thread and thread is not None and _may_manage(thread):
+            with contextlib.suppress(discord.Forbidden):
+                await _quietly(thread.delete())
+                gone = True
+        if not gone:
+            # The bot's own posts need no permission to delete; the thread itself needs
+            # Manage Threads, which the invite does not ask for: an emptied thread of the
+            # bot's own is renamed and archived instead (its creator may).
             for message_id in posts:
                 if message_id is not None:
                     await _quietly(place.target.get_partial_message(message_id).delete())
+            if whole_thread and thread is not None:
+                with contextlib.suppress(discord.Forbidden):
+                    await _quietly(thread.edit(name=DELETED_THREAD, archived=True))
         await _quietly(place.card_channel.get_partial_message(place.card_message_id).delete())
         await interaction.edit_original_response(content="Deleted.")
         if interaction.user.id != task.user_id and task.guild_id is not None:
@@ -395,6 +405,14 @@ class Takes:
 
 def _or_default(weight: float | None) -> str:
     return "the service's default" if weight is None else f"{weight:g}"
+
+
+def _may_manage(thread: discord.Thread) -> bool:
+    me = thread.guild.me
+    try:
+        return me is not None and thread.permissions_for(me).manage_threads
+    except discord.ClientException:  # parent channel not cached
+        return False
 
 
 async def _quietly(deletion: Any) -> None:

@@ -11,6 +11,7 @@ import discord
 import pytest
 
 from bot.store import TaskRow
+from cogs.instrumental.takes import DELETED_THREAD
 from simulator.media import make_wav
 from simulator.uploads import signed_url_expired
 from tests.harness import WAV, Harness, World
@@ -222,12 +223,30 @@ async def test_delete_refused_for_a_stranger_done_for_the_requester(
     cancel = await world.alice.click(r.response, label="Cancel")
     assert cancel.response.content == "Nothing was deleted." and len(world.channel.threads) == 1
     r = await world.alice.click(card(world.channel, take.id), label="Delete")
+    done = await world.alice.click(r.response, label="Delete")
+    assert done.response.content == "Deleted."
+    # With the invite's permissions the bot may not delete the thread (Manage Threads):
+    # it deletes its posts in it, then renames and archives the emptied thread.
+    [thread] = world.channel.threads
+    assert thread.name == DELETED_THREAD
+    assert harness.env.backend.channels[thread.id].thread_metadata.archived  # type: ignore[union-attr]
+    assert not [m for m in thread.history() if m.embeds or m.attachments]
+    assert not any(
+        m.embeds and m.embeds[0].footer.text == f"task #{take.id}" for m in world.channel.history()
+    )
+    assert (await harness.bot.store.get_task(take.id)).removed_at is not None  # type: ignore[union-attr]
+
+
+async def test_delete_removes_the_whole_thread_where_the_bot_may_manage_threads(
+    harness: Harness, world: World, take: TaskRow
+) -> None:
+    harness.env.grant_bot(world.guild, manage_threads=True)
+    r = await world.alice.click(card(world.channel, take.id), label="Delete")
     await world.alice.click(r.response, label="Delete")
     assert world.channel.threads == []  # the bot's thread held only this take: gone
     assert not any(
         m.embeds and m.embeds[0].footer.text == f"task #{take.id}" for m in world.channel.history()
     )
-    assert (await harness.bot.store.get_task(take.id)).removed_at is not None  # type: ignore[union-attr]
 
 
 async def test_a_moderator_deletion_is_logged(
