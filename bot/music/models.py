@@ -87,6 +87,15 @@ FAILED_STATUSES = frozenset(
     }
 )
 
+# The API adds failure statuses without notice (each documented one ends so): a status
+# ending so is a failure even when this list does not name it yet.
+FAILURE_ENDINGS = ("_FAILED", "_ERROR", "EXCEPTION")
+
+
+def is_failure_status(status: str) -> bool:
+    return status in FAILED_STATUSES or status.endswith(FAILURE_ENDINGS)
+
+
 _CAMEL = re.compile(r"(?<=[a-z0-9])([A-Z])")
 
 
@@ -210,12 +219,17 @@ class TaskInfo(BaseModel):
         if self.status == TaskStatus.CALLBACK_EXCEPTION:
             # Only the callback failed; the generation succeeded if it produced audio.
             return not self.ready_tracks
-        return self.status in FAILED_STATUSES
+        return is_failure_status(self.status)
 
     @property
     def finished(self) -> bool:
+        """SUCCESS and every listed track has its audio: a SUCCESS may come while the last
+        track's audio URL is still empty."""
         return (
-            self.status in (TaskStatus.SUCCESS, TaskStatus.CALLBACK_EXCEPTION) and not self.failed
+            self.status in (TaskStatus.SUCCESS, TaskStatus.CALLBACK_EXCEPTION)
+            and not self.failed
+            and bool(self.tracks)
+            and all(track.ready for track in self.tracks)
         )
 
 

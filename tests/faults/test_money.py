@@ -13,6 +13,7 @@ import aiohttp
 import pytest
 
 from bot.core.tasks import UNCONFIRMED_REASON, PollSchedule
+from bot.music import MusicClient
 from simulator import Simulator
 from tests.support.factories import make_client, new_task
 from tests.support.gateway import Gateway, gateway_json, open_gateway
@@ -62,3 +63,47 @@ async def test_a_gateways_json_error_after_the_api_took_it_is_charged_once(
         assert done.state == "done"
     else:
         assert (done.state, done.error, done.can_retry) == ("failed", UNCONFIRMED_REASON, True)
+
+
+@pytest.mark.parametrize("callbacks", [True, False], ids=["callbacks", "polling"])
+async def test_success_before_every_track_has_audio_keeps_the_task_followed(
+    db_path: Path, music: MusicClient, simulator: Simulator, uploads: str, callbacks: bool
+) -> None:
+    # The complete callback and the first SUCCESS polls list track 2 without its audio.
+    simulator.plan_next(hollow_answers=3)
+    async with open_rig(db_path, music, schedule=SCHEDULE, callbacks=callbacks) as rig:
+        task, _ = await rig.service.request(new_task(f"{uploads}/voice.wav"))
+        await wait_until(lambda: rig.port.copies() == [1, 1])
+        done = await settled(rig.service, task.id)
+        tracks = await rig.store.tracks_for_task(task.id)
+    assert done.state == "done" and len(tracks) == 2
+    assert all(t.audio_url and t.delivery == "delivered" for t in tracks)
+
+
+@pytest.mark.parametrize("callbacks", [True, False], ids=["callbacks", "polling"])
+async def test_an_unknown_failure_status_ends_the_task_with_the_apis_words(
+    db_path: Path, music: MusicClient, simulator: Simulator, uploads: str, callbacks: bool
+) -> None:
+    message = "Flagged by **moderation** @everyone <@123> [x](http://evil.example)"
+    simulator.plan_next(status="AUDIO_MODERATION_FAILED", error_code=531, error_message=message)
+    async with open_rig(db_path, music, schedule=SCHEDULE, callbacks=callbacks) as rig:
+        task, _ = await rig.service.request(new_task(f"{uploads}/voice.wav"))
+        done = await settled(rig.service, task.id)
+    assert done.state == "failed" and done.error is not None
+    assert "code 531" in done.error and "Flagged by" in done.error
+    # Quoted as plain text: no markdown, mention or link survives unescaped.
+    assert r"\*\*moderation\*\*" in done.error and r"\[x\]\(http" in done.error
+    for raw in ("@everyone", "<@123", "[x]", "]("):
+        assert raw not in done.error
+    assert rig.port.copies() == []
+
+
+@pytest.mark.parametrize("odd", ["PROCESSING", "QUEUED_AGAIN", ""])
+async def test_unknown_running_or_missing_statuses_keep_the_task_followed(
+    db_path: Path, music: MusicClient, simulator: Simulator, uploads: str, odd: str
+) -> None:
+    simulator.plan_next(odd_status=odd, odd_answers=3)
+    async with open_rig(db_path, music, schedule=SCHEDULE, callbacks=False) as rig:
+        task, _ = await rig.service.request(new_task(f"{uploads}/voice.wav"))
+        done = await settled(rig.service, task.id)
+    assert done.state == "done" and rig.port.copies() == [1, 1]

@@ -13,14 +13,13 @@ from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 
+from bot.core.tasks.failures import callback_failure, status_failure
 from bot.core.tasks.keys import task_key
 from bot.core.tasks.pause import SubmissionPause, pauses_submissions
 from bot.core.tasks.ratios import DoneRatios
 from bot.core.tasks.schedule import PollSchedule
 from bot.music import CallbackEvent, MusicClient, MusicError, TaskInfo
 from bot.music.errors import (
-    CALLBACK_ERROR_REASONS,
-    FAILURE_REASONS,
     Maintenance,
     MusicAPIError,
     NotSent,
@@ -39,7 +38,6 @@ INTERRUPTED_REASON = (
     "The bot restarted while sending this request, so it cannot tell whether the music "
     "service received it. To avoid charging twice it was not sent again: try it once more."
 )
-GENERIC_FAILURE = "The music service could not make this track."
 CALLBACK_MATCH_WAIT = 3.0  # well inside the 15 s the API gives a callback
 QUEUE_REDRAW = 25  # queued cards redrawn when the line moves (the rest show a stale, higher place)
 
@@ -210,11 +208,13 @@ class ApiWork:
     async def _apply(self, task: TaskRow, info: TaskInfo) -> None:
         now = self._clock()
         if info.failed:
-            reason = FAILURE_REASONS.get(info.status, GENERIC_FAILURE)
+            reason = status_failure(info.status, info.error_code, info.error_message)
             await self.fail(task.id, reason, can_retry=info.status != "SENSITIVE_WORD_ERROR")
             return
         tracks = [track_data(t) for t in info.tracks]
-        complete = info.finished and any(t.audio_url for t in tracks)
+        # Done only when every listed track has (usable) audio: a SUCCESS may list the
+        # last one still without; it stays followed until the audio is there.
+        complete = info.finished and all(t.audio_url for t in tracks)
         stage = Stage.of_status(info.status) or task.stage
         if stage == Stage.COMPLETE and not complete:
             stage = Stage.FIRST
@@ -255,12 +255,12 @@ class ApiWork:
             return "unknown"
         now = self._clock()
         if event.stage == "error" or event.code != 200:
-            reason = CALLBACK_ERROR_REASONS.get(event.code, "The music service reported an error.")
+            reason = callback_failure(event.code, event.msg)
             done = await self.store.fail_task(task.id, reason, now=now, can_retry=True)
             self._wake()
             return "failed" if done else "duplicate"
         tracks = [track_data(t) for t in event.tracks]
-        complete = event.stage == "complete" and any(t.audio_url for t in tracks)
+        complete = event.stage == "complete" and bool(tracks) and all(t.audio_url for t in tracks)
         # A `complete` without usable tracks is only a hint: ask the API right away.
         hint_only = event.stage == "complete" and not complete
         progress = Progress(
