@@ -28,7 +28,7 @@ from bot.store import Delivery, Store, TaskState, open_store
 from simulator import Simulator, SimulatorConfig
 from simulator.media import make_wav
 from tests.support.factories import API_KEY, new_task
-from tests.support.faults import free_port
+from tests.support.faults import free_port, said
 from tests.support.worker import FilePort
 
 LIMIT, PERIOD = 20, 1.0
@@ -83,8 +83,7 @@ async def run(database: str, processes: int, tasks: int, upload: str) -> dict[st
                         "--limit", str(LIMIT), "--period", str(PERIOD), "--scale", str(1 / 20),
                         stdout=PIPE,
                     )  # fmt: skip
-                    assert worker.stdout is not None
-                    await worker.stdout.readline()
+                    await said(worker, "ready")
                     workers.append(worker)
                 while not await settled(store, tasks):
                     if time.monotonic() - started > TIMEOUT:

@@ -13,17 +13,18 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.core.credits import CreditWatch
-from bot.core.guilds import GuildSettings, Rules
+from bot.core.guilds import GuildSettings
 from bot.core.intake import Intake
 from bot.core.jams import JamService
 from bot.core.tasks import Lifecycle, PollSchedule
 from bot.errors import Refusal
 from bot.music import MusicClient
-from bot.music.ratelimit import RateLimiter, SharedRateLimiter
+from bot.music.ratelimit import RateLimiter
+from bot.services import Services
 from bot.settings import Settings
-from bot.store import Store, open_store
+from bot.store import Store
 from bot.store.processes import SYNC_LOCK
-from bot.web import WebServer, callback_secret, callback_url
+from bot.web import WebServer
 from cogs._ui import APOLOGY, RESTARTING, send_private
 
 log = logging.getLogger(__name__)
@@ -73,7 +74,7 @@ class Backline(commands.Bot):
     guild_settings: GuildSettings  # not `guilds`: discord.py's Client has that
     credit_watch: CreditWatch
     jams: JamService
-    web: WebServer | None
+    web: WebServer
 
     def __init__(
         self,
@@ -103,74 +104,45 @@ class Backline(commands.Bot):
         )
         # Tests drive the scheduler and the HTTP server themselves.
         self.run_background = run_background
-        self.web = None
+        self.services: Services | None = None  # opened by `login`, before Discord
         self.stopping = False
         self._ready_once = False
+
+    async def login(self, token: str) -> None:
+        """The store and the callback receiver come up before anything talks to Discord:
+        a callback arriving while the bot logs in, syncs or recovers is not lost."""
+        if self.services is None:
+            self.services = await Services.open(
+                self.settings,
+                self.music,
+                self.schedule,
+                gateway_connected=lambda: self.is_ready() and not self.is_closed(),
+                listen=self.run_background,
+            )
+            services = self.services
+            self.store, self.lifecycle, self.web = services.store, services.lifecycle, services.web
+            self.guild_settings, self.credit_watch = services.guild_settings, services.credit_watch
+            self.intake, self.jams = services.intake, services.jams
+        await super().login(token)
 
     async def setup_hook(self) -> None:
         if self._ready_once:  # a test harness may run set-up again on the same instance
             return
-        settings = self.settings
-        self.store = await open_store(settings.database_url)
-        if self.store.shared:  # one rate limit for the key, whatever the number of processes
-            self.music.limiter = SharedRateLimiter(
-                self.store.take_api_slot,
-                self.store.api_slot_answered,
-                settings.suno_rate_limit_requests,
-                settings.suno_rate_limit_period,
-            )
-        secret = await callback_secret(
-            self.store,
-            settings.callback_secret.get_secret_value() if settings.callback_secret else None,
-        )
-        public_url = str(settings.callback_public_url) if settings.callback_public_url else None
-        self.lifecycle = Lifecycle(
-            self.store,
-            self.music,
-            callback_url=callback_url(public_url, secret),
-            callback_secret=secret,
-            schedule=self.schedule,
-            task_timeout=settings.task_timeout,
-            retention_days=settings.task_retention_days,
-            callbacks_enabled=public_url is not None,
-        )
-        rules = lambda: Rules.from_settings(settings)  # noqa: E731 - read per request
-        self.guild_settings = GuildSettings(self.store, rules)
-        await self.guild_settings.follow_changes()
-        self.lifecycle.notices = self.guild_settings.report_everywhere
-        self.credit_watch = CreditWatch(
-            self.store, self.music, self.guild_settings, every=settings.credit_check_interval
-        )
-        self.intake = Intake(self.lifecycle, rules, self.guild_settings)
-        self.jams = JamService(self.store, self.lifecycle.now, settings.suno_allowed_models)
-        self.web = WebServer(
-            self.lifecycle,
-            secret=secret,
-            gateway_connected=lambda: self.is_ready() and not self.is_closed(),
-            host=settings.callback_host,
-            port=settings.callback_port,
-        )
+        assert self.services is not None  # `login` opened them
         for extension in EXTENSIONS:
             await self.load_extension(extension)
         await self.sync_commands()
-        await self.lifecycle.recover()
         if self.run_background:
-            self.lifecycle.start()
-            self.credit_watch.start()
-            self.jams.start()  # a deadline passed while the bot was down is caught up at once
-            await self.web.start()
+            await self.services.start()
+        else:  # tests start the loops (and the HTTP server) themselves
+            await self.lifecycle.recover()
         self._ready_once = True
 
     async def close(self) -> None:
         self.stopping = True
-        if self._ready_once:
-            await self.lifecycle.stop(grace=SHUTDOWN_GRACE)
-            await self.credit_watch.stop()
-            await self.jams.stop()
-            await self.guild_settings.settle()
-            if self.web is not None:
-                await self.web.stop()
-            await self.store.close()
+        if self.services is not None:
+            await self.services.close(grace=SHUTDOWN_GRACE)
+            self.services = None
             self._ready_once = False
         await super().close()
 

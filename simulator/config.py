@@ -54,6 +54,9 @@ class SimulatorConfig:
     callback_timeout: float = 15.0  # the receiver must answer within this
     callback_retries: int = 3  # extra attempts after a failed delivery
     callback_backoff: float = 0.5  # first retry delay; doubles each retry
+    # Seconds the answer to an accepted submission takes once the task is created and
+    # charged (a slow network or gateway): a bot that dies meanwhile never learns its id.
+    submit_answer_delay: float = 0.0
     # When the final ("complete") callback cannot be delivered after all retries, turn
     # the task's status into CALLBACK_EXCEPTION, as the provider does. Off by default so
     # tests that poll with a dummy callBackUrl still see SUCCESS.

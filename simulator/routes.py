@@ -238,6 +238,8 @@ class Routes:
         self.charges[request_key(body)] += 1
         task = self._create_task(body)
         log.info("accepted task %s (outcome %s)", task.task_id, task.outcome)
+        if cfg.submit_answer_delay > 0:
+            await asyncio.sleep(cfg.submit_answer_delay)
         return 200, "success", {"taskId": task.task_id}
 
     async def _record_info(self, request: web.Request) -> Result:

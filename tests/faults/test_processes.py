@@ -18,7 +18,7 @@ from pathlib import Path
 from bot.store import Delivery, PgStore, TaskState
 from simulator import Simulator, SimulatorConfig
 from tests.support.factories import API_KEY, new_task
-from tests.support.faults import free_port
+from tests.support.faults import free_port, said
 from tests.support.postgres import fresh_postgres
 from tests.support.worker import FilePort
 
@@ -30,8 +30,7 @@ FINISH_TIMEOUT = 240.0
 
 async def start(command: list[str]) -> Process:
     worker = await asyncio.create_subprocess_exec(*command, stdout=PIPE)
-    assert worker.stdout is not None
-    await asyncio.wait_for(worker.stdout.readline(), 60)  # "ready"
+    await said(worker, "ready")
     return worker
 
 

@@ -8,7 +8,7 @@ import asyncio
 import random
 import socket
 import sys
-from asyncio.subprocess import PIPE
+from asyncio.subprocess import PIPE, Process
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +16,7 @@ from pathlib import Path
 from bot.store import Delivery, Store, TaskState
 from simulator import Simulator, SimulatorConfig
 from tests.support.factories import API_KEY, new_task
+from tests.support.waiting import wait_until
 from tests.support.worker import FilePort
 
 FINISH_TIMEOUT = 90.0
@@ -30,6 +31,16 @@ class Figures:
     posted_twice: int  # tracks posted more than once
     submitted_twice: int  # requests the API received more than once
     unsent_failed: int  # failed before the API had them (no charge, member told)
+
+
+async def said(worker: Process, word: str) -> None:
+    """Until the worker prints `word` ("started" as it begins, "ready" once it runs)."""
+    assert worker.stdout is not None
+    async with asyncio.timeout(FINISH_TIMEOUT):
+        while (line := await worker.stdout.readline()) and line.decode().strip() != word:
+            pass
+    if not line:
+        raise RuntimeError(f"the worker exited before it said {word!r}")
 
 
 def free_port() -> int:
@@ -70,16 +81,14 @@ async def kill_nine(
         command += ["--api", sim.base_url, "--port", str(free_port()), "--posts", str(posts)]
         for _ in range(kills):
             worker = await asyncio.create_subprocess_exec(*command, stdout=PIPE)
-            assert worker.stdout is not None
-            await asyncio.wait_for(worker.stdout.readline(), FINISH_TIMEOUT)  # "ready"
+            await said(worker, "ready")
             await asyncio.sleep(rng.uniform(0.0, 0.8))  # anywhere in submitting, following,
             if worker.returncode is None:  # delivering
                 worker.kill()
             await worker.wait()
         worker = await asyncio.create_subprocess_exec(*command, stdout=PIPE)
-        assert worker.stdout is not None
         try:
-            await asyncio.wait_for(worker.stdout.readline(), FINISH_TIMEOUT)  # "ready"
+            await said(worker, "ready")
             await _settled(db, posts, sim, requests)
         finally:
             worker.terminate()  # SIGTERM: the clean stop
@@ -87,6 +96,54 @@ async def kill_nine(
         if code != 0:
             raise RuntimeError(f"the last worker exited with {code}")
         return await _figures(db, posts, sim, requests, kills)
+
+
+async def kill_after_accept(
+    folder: Path, *, requests: int = 3, discord_start: float = 12.0, uploads: str
+) -> Figures:
+    """The API accepts `requests` submissions and the worker dies (SIGKILL) before it hears
+    the answers: their API ids are never recorded. The API then finishes them while the
+    restarted worker waits `discord_start` seconds for Discord; it retries each callback
+    only a few times within seconds. Only those callbacks can save the tasks."""
+    db, posts = folder / "bot.db", folder / "posts.jsonl"
+    config = SimulatorConfig(
+        api_key=API_KEY,
+        text_delay=600.0,  # the stages come when the test says (`finish_now`)
+        first_delay=600.0,
+        complete_delay=600.0,
+        audio_seconds=1.0,
+        # Each stage's callback is tried at 0, 0.5 and 1.5 s, then given up; the three
+        # stages come one after the other: no callback after 4.5 s.
+        callback_retries=2,
+        callback_backoff=0.5,
+        submit_answer_delay=1.0,  # the kill lands between charge and answer
+    )
+    async with Simulator(config) as sim:
+        store = await Store.open(db)
+        for number in range(requests):
+            await store.create_task(new_task(f"{uploads}/voice.wav", title=f"take {number}"))
+        await store.close()
+        command = [sys.executable, "-m", "tests.support.worker", "--db", str(db)]
+        command += ["--api", sim.base_url, "--port", str(free_port()), "--posts", str(posts)]
+        worker = await asyncio.create_subprocess_exec(*command, stdout=PIPE)
+        await said(worker, "started")
+        await wait_until(lambda: len(sim.tasks) >= requests, FINISH_TIMEOUT, step=0.01)
+        worker.kill()
+        await worker.wait()
+        command += ["--discord-start", str(discord_start)]
+        worker = await asyncio.create_subprocess_exec(*command, stdout=PIPE)
+        try:
+            await said(worker, "started")  # its store is not even open yet
+            for task_id in list(sim.tasks):
+                sim.finish_now(task_id)
+            await said(worker, "ready")
+            await _settled(db, posts, sim, requests)
+        finally:
+            worker.terminate()
+            code = await asyncio.wait_for(worker.wait(), FINISH_TIMEOUT)
+        if code != 0:
+            raise RuntimeError(f"the last worker exited with {code}")
+        return await _figures(db, posts, sim, requests, 1)
 
 
 async def _settled(db: Path, posts: Path, sim: Simulator, requests: int) -> None:

@@ -1,10 +1,11 @@
-"""A bot process without Discord, for the fault suite: the real store, music client,
-lifecycle and web server (callbacks on); posts go to an append-only file, the way Discord
-keeps messages, so a post survives the process that made it.
+"""A bot process without Discord, for the fault suite: the bot's own services (store, music
+client, lifecycle, web server with callbacks on) in the bot's start-up order; posts go to an
+append-only file, the way Discord keeps messages, so a post survives the process that made
+it.
 
 `python -m tests.support.worker --db … --api … --port … --posts …` runs like a bot: until
-SIGTERM (then it stops cleanly and exits 0). The fault suite kills it with SIGKILL at random
-moments.
+SIGTERM (then it stops cleanly and exits 0). It prints "started" as it begins and "ready"
+once its loops run. The fault suite kills it with SIGKILL at random moments.
 """
 
 from __future__ import annotations
@@ -21,10 +22,11 @@ from pathlib import Path
 
 import aiohttp
 
-from bot.core.tasks import Lifecycle, PollSchedule, Shown, TaskView
+from bot.core.tasks import PollSchedule, Shown, TaskView
 from bot.music.ratelimit import SharedRateLimiter
-from bot.store import TaskRow, TrackRow, open_store
-from bot.web import WebServer, callback_url
+from bot.services import Services
+from bot.settings import load_settings
+from bot.store import TaskRow, TrackRow
 from tests.support.factories import make_client
 
 SECRET = "fault-suite-callback-secret-0123"
@@ -66,37 +68,51 @@ class FilePort:
 
 
 async def run(
-    db: str, api: str, port: int, posts: Path, limit: int, period: float, scale: float
+    db: str,
+    api: str,
+    port: int,
+    posts: Path,
+    *,
+    limit: int,
+    period: float,
+    scale: float,
+    discord_start: float,
 ) -> None:
-    store = await open_store(db)
+    print("started", flush=True)
+    settings = load_settings(
+        discord_token="the-worker-has-no-discord",
+        database_url=db,
+        suno_api_base_url=api,
+        callback_public_url=f"http://127.0.0.1:{port}",
+        callback_host="127.0.0.1",
+        callback_port=port,
+        callback_secret=SECRET,
+        task_timeout=30.0,
+    )
     async with aiohttp.ClientSession() as session:
         client = make_client(session, api, limit=limit, period=period, timeout=2.0)
-        if store.shared:  # PostgreSQL: one rate limit for the key across the processes
+        # The bot's own start-up order: the store, the services, the callback receiver...
+        services = await Services.open(
+            settings, client, PollSchedule().scaled(scale), gateway_connected=lambda: True
+        )
+        if services.store.shared:  # the test's tight limit needs a narrower margin
             client.limiter = SharedRateLimiter(
-                store.take_api_slot, store.api_slot_answered, limit, period, margin=0.1
+                services.store.take_api_slot,
+                services.store.api_slot_answered,
+                limit,
+                period,
+                margin=0.1,
             )
-        lifecycle = Lifecycle(
-            store,
-            client,
-            callback_url=callback_url(f"http://127.0.0.1:{port}", SECRET),
-            callback_secret=SECRET,
-            schedule=PollSchedule().scaled(scale),
-            task_timeout=30.0,
-            callbacks_enabled=True,
-        )
-        lifecycle.port = FilePort(posts)
-        web = WebServer(
-            lifecycle, secret=SECRET, gateway_connected=lambda: True, host="127.0.0.1", port=port
-        )
-        await web.start()
-        await lifecycle.resume()
+        # ...then Discord comes up (login, command sync): a setting of the test Discord...
+        await asyncio.sleep(discord_start)
+        # ...then the delivery port, recovery and the loops.
+        services.lifecycle.port = FilePort(posts)
+        await services.start()
         stop = asyncio.Event()
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
         print("ready", flush=True)  # the fault suite times its kill from here
         await stop.wait()
-        await lifecycle.stop(grace=5.0)
-        await web.stop()
-    await store.close()
+        await services.close(grace=5.0)
 
 
 def main() -> None:
@@ -108,10 +124,27 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=200, help="API calls per period")
     parser.add_argument("--period", type=float, default=1.0)
     parser.add_argument("--scale", type=float, default=1 / 200, help="of the poll schedule")
+    parser.add_argument(
+        "--discord-start",
+        type=float,
+        default=0.0,
+        help="seconds Discord takes to come up (login, command sync) after the store is open",
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     db = args.db if "://" in args.db else f"sqlite:///{args.db}"
-    asyncio.run(run(db, args.api, args.port, args.posts, args.limit, args.period, args.scale))
+    asyncio.run(
+        run(
+            db,
+            args.api,
+            args.port,
+            args.posts,
+            limit=args.limit,
+            period=args.period,
+            scale=args.scale,
+            discord_start=args.discord_start,
+        )
+    )
 
 
 if __name__ == "__main__":
