@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Coroutine, Mapping
@@ -20,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from bot.core import validate
+from bot.core.words import blocked_in
 from bot.errors import Refusal
 from bot.store import Store
 
@@ -147,13 +147,10 @@ class GuildConfig(BaseModel):
         """Empty list: everywhere. A thread counts as its parent channel."""
         return not self.channels or any(cid in self.channels for cid in channel_ids if cid)
 
-    def blocked_word_in(self, text: str) -> str | None:
-        """The first blocked word or phrase that appears in `text` as a whole word."""
-        folded = text.casefold()
-        for word in self.blocked_words:
-            if re.search(rf"(?<!\w){re.escape(word)}(?!\w)", folded):
-                return word
-        return None
+    def blocked_word_in(self, text: str | None) -> str | None:
+        """The first blocked word or phrase in `text`, as whole words once both are folded
+        (`bot/core/words.py`)."""
+        return blocked_in(self.blocked_words, text)
 
 
 # -- how each setting reads, for /config show and the log -----------------------------------

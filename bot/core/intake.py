@@ -178,12 +178,15 @@ class Intake:
         negative_tags = (
             validate.tags("negative_tags", chosen["negative_tags"]) or rules.default_negative_tags
         )
-        for what, text in (("title", title), ("tags", tags)):
+        for what, text in (
+            ("title contains", title),
+            ("tags contain", options.tags),
+            ("negative tags contain", options.negative_tags),
+        ):
             word = config.blocked_word_in(text)
             if word is not None:
                 raise Refusal(
-                    f"Your {what} contains “{word}”, which this server does not allow. "
-                    "Nothing was sent."
+                    f"Your {what} “{word}”, which this server does not allow. Nothing was sent."
                 )
         model = validate.model(chosen["model"] or rules.default_model, rules.allowed_models)
         gender = validate.gender(chosen["vocal_gender"])

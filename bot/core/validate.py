@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Collection
+import re
+from collections.abc import Collection, Mapping
 
 from bot.errors import Refusal
 from bot.music.models import TAGS_MAX
@@ -15,12 +16,42 @@ TAG_NAMES = {"tags": "Tags", "negative_tags": "Negative tags"}
 
 
 def weight(name: str, value: float | None) -> float | None:
-    """Weights are 0 to 1, sent as multiples of 0.01."""
+    """Weights are 0 to 1, sent as multiples of 0.01 (`rounding_note` says so)."""
     if value is None:
         return None
     if not math.isfinite(value) or not 0.0 <= value <= 1.0:
         raise Refusal(f"{WEIGHTS[name]} must be a number from 0 to 1 (yours: {value:g}).")
-    return round(value, 2)
+    return round(value, 2) + 0.0  # + 0.0: -0 is sent as 0
+
+
+def rounding_note(given: Mapping[str, float | None], used: Mapping[str, float | None]) -> str:
+    """What a member is told when a weight they gave was rounded: " Style weight 0.456 is
+    sent as 0.46." (empty when nothing was)."""
+    return "".join(
+        f" {WEIGHTS[name]} {value:g} is sent as {used[name]:g}."
+        for name, value in given.items()
+        if value is not None and used.get(name) is not None and used[name] != value
+    )
+
+
+NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+
+
+def weight_text(name: str, text: str) -> float:
+    """A weight typed as text (the Tweak form): plain ASCII decimal notation only, so what
+    is sent is what was typed; the typed text is echoed back when it is refused."""
+    refused = Refusal(f"{WEIGHTS[name]} must be a number from 0 to 1 (yours: {text[:20]}).")
+    if not NUMBER.fullmatch(text):
+        raise refused
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise refused
+    rounded = weight(name, value)
+    if rounded is None or abs(rounded - value) > 1e-9:
+        raise Refusal(
+            f"{WEIGHTS[name]} takes at most two decimals, like 0.25 (yours: {text[:20]})."
+        )
+    return rounded
 
 
 def tags(name: str, text: str | None) -> str | None:

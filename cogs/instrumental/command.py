@@ -11,6 +11,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.core import validate
 from bot.core.intake import Accepted, Options, Recording
 from bot.music.models import TAGS_MAX, TITLE_MAX
 from cogs.instrumental.delivery import DiscordDelivery
@@ -157,6 +158,11 @@ class Instrumental(commands.Cog):
             and not isinstance(channel, discord.Thread)
         ):
             message += " Threads aren't possible here, so updates will be posted in this channel."
+        task = accepted.task
+        message += validate.rounding_note(
+            {name: getattr(options, name) for name in validate.WEIGHTS},
+            {name: getattr(task, name) for name in validate.WEIGHTS},
+        )
         await interaction.followup.send(message, ephemeral=True)
 
     async def _place(

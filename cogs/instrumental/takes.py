@@ -141,13 +141,7 @@ def parse_weights(text: str) -> dict[str, float | None]:
     for name, part in zip(WEIGHT_ORDER, parts, strict=False):
         if part in ("", "-"):
             continue
-        try:
-            number = float(part)
-        except ValueError:
-            raise Refusal(
-                f"{validate.WEIGHTS[name]} must be a number from 0 to 1 (yours: {clip(part, 20)})."
-            ) from None
-        values[name] = validate.weight(name, number)
+        values[name] = validate.weight_text(name, part)
     return values
 
 
@@ -184,6 +178,8 @@ class TweakForm(discord.ui.Modal, title="Tweak this take"):
 
     async def on_submit(self, interaction: discord.Interaction[Any]) -> None:
         try:
+            # The rule may have changed while the form was open.
+            await self.takes.may_iterate(interaction, self.task)
             weights = parse_weights(self.weights.value)
             options = options_of(
                 self.task,

@@ -153,7 +153,9 @@ async def test_channels_role_and_blocked_words(harness: Harness, world: World, m
     )
     carol = world.guild.add_member(harness.env.create_user("carol"), roles=[creators])
     text = await refused(harness, carol, world.channel, tags="gore metal")
-    assert "contains “gore”" in text
+    assert text == "Your tags contain “gore”, which this server does not allow. Nothing was sent."
+    text = await refused(harness, carol, world.channel, negative_tags="bad\n w\u200bord")
+    assert text.startswith("Your negative tags contain “bad word”")
     r = await mods.mod.slash(world.channel, "config blocked_words", action="list")
     assert r.response.content == "Blocked words: `gore`, `bad word`"
     r = await mods.mod.slash(lounge, "instrumental", audio=("m.wav", WAV))  # never locked out

@@ -103,6 +103,7 @@ async def test_options_reach_the_api(harness: Harness, world: World) -> None:
         model="V5",
     )
     assert r.response.content.startswith("Got it!")
+    assert r.response.content.endswith(" Style weight 0.456 is sent as 0.46.")  # said, not silent
     [task] = await harness.tasks(world.alice.id)
     assert task.title == "Night drive"
     assert (task.style_weight, task.weirdness, task.audio_weight) == (0.46, 0.0, 1.0)

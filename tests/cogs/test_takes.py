@@ -5,6 +5,7 @@ an expired signed one as the provider would), real SQLite between."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import discord
@@ -181,6 +182,68 @@ async def test_tweak_is_prefilled_and_checks_weights(
     assert (child.origin, child.tags, child.style_weight, child.weirdness) == (
         "tweak", "jazz", 0.5, 0.1
     )  # fmt: skip
+
+
+async def test_tweak_weights_are_sent_as_typed_or_refused_with_what_was_typed(
+    harness: Harness, world: World, take: TaskRow
+) -> None:
+    refusals = {
+        "\u0661": "Style weight must be a number from 0 to 1 (yours: \u0661).",  # Arabic-Indic 1
+        "1_0": "Style weight must be a number from 0 to 1 (yours: 1_0).",
+        "0.004": "Style weight takes at most two decimals, like 0.25 (yours: 0.004).",
+        "1e-3": "Style weight takes at most two decimals, like 0.25 (yours: 1e-3).",
+    }
+    for typed, said in refusals.items():
+        shown = await world.alice.click(card(world.channel, take.id), label="Tweak")
+        r = await world.alice.submit_modal(shown, {"weights": typed})
+        assert r.ephemeral and r.response.content == said
+    assert len(await harness.tasks(world.alice.id)) == 1 and harness.submissions() == 1
+    shown = await world.alice.click(card(world.channel, take.id), label="Tweak")
+    r = await world.alice.submit_modal(shown, {"weights": "-0, 0.25, 1e-1"})
+    assert r.response.content.startswith("Got it!")
+    child = await newest(harness, world.alice)
+    api_id = await wait_until(lambda: _api_task(harness, child.id))
+    params = harness.simulator.tasks[api_id].params
+    assert (params["styleWeight"], params["weirdnessConstraint"], params["audioWeight"]) == (
+        0, 0.25, 0.1
+    )  # fmt: skip
+    assert math.copysign(1.0, params["styleWeight"]) == 1.0  # 0, not -0.0
+
+
+async def test_a_tweak_form_is_checked_again_when_it_is_sent(
+    harness: Harness, world: World, take: TaskRow
+) -> None:
+    mods = world.guild.create_role("Mods", permissions=discord.Permissions(manage_guild=True))
+    mod = world.guild.add_member(harness.env.create_user("mod"), roles=[mods])
+    await mod.slash(world.channel, "config rerolls", who="everyone")
+    shown = await world.bob.click(card(world.channel, take.id), label="Tweak")
+    assert shown.modal is not None  # allowed while the form opens
+    await mod.slash(world.channel, "config rerolls", who="requester")
+    r = await world.bob.submit_modal(shown, {"tags": "jazz"})
+    assert r.ephemeral
+    assert r.response.content == (
+        "Only the member who asked for this take can make another from it."
+    )
+    assert await harness.tasks(world.bob.id) == [] and harness.submissions() == 1
+
+
+async def test_tweak_text_meets_the_blocked_words(
+    harness: Harness, world: World, take: TaskRow
+) -> None:
+    mods = world.guild.create_role("Mods", permissions=discord.Permissions(manage_guild=True))
+    mod = world.guild.add_member(harness.env.create_user("mod"), roles=[mods])
+    await mod.slash(world.channel, "config blocked_words", action="add", words="slur")
+    for field, typed, what in (
+        ("tags", "ｓｌｕｒ beat", "tags contain"),
+        ("negative_tags", "s\u200blur", "negative tags contain"),
+        ("title", "my \u0455lur_song", "title contains"),
+    ):
+        shown = await world.alice.click(card(world.channel, take.id), label="Tweak")
+        r = await world.alice.submit_modal(shown, {field: typed})
+        assert r.ephemeral and r.response.content == (
+            f"Your {what} “slur”, which this server does not allow. Nothing was sent."
+        )
+    assert len(await harness.tasks(world.alice.id)) == 1 and harness.submissions() == 1
 
 
 def _modal_inputs(modal: dict[str, Any] | None) -> dict[str, str]:

@@ -129,8 +129,12 @@ async def test_channels_role_and_blocked_words_refuse_privately(intake: Intake) 
     )
     assert "moderators chose: <#70>" in await refusal(intake, ask(1, channel=8))
     assert "need the <@&500> role" in await refusal(intake, ask(2, channel=70))
-    assert "contains “gore”" in await refusal(
+    assert "Your tags contain “gore”" in await refusal(
         intake, ask(3, channel=70, roles=frozenset({500}), options=Options(tags="Gore, metal"))
+    )
+    assert "Your negative tags contain “gore”" in await refusal(
+        intake,
+        ask(8, channel=70, roles=frozenset({500}), options=Options(negative_tags="ｇｏｒｅ")),
     )
     assert "“bad word”" in await refusal(
         intake, ask(4, channel=70, roles=frozenset({500}), options=Options(title="A BAD  WORD?"))
