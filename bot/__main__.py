@@ -118,7 +118,7 @@ def run_playground(args: argparse.Namespace, reason: str) -> int:
     try:
         asyncio.run(playground.run(port=args.port, fresh=args.fresh, reason=reason))
     except KeyboardInterrupt:
-        pass
+        print("backline playground: stopped", flush=True)
     except SettingError as exc:
         print(f"backline: {exc}", file=sys.stderr)
         return 2
