@@ -18,7 +18,7 @@ import simcord
 
 EPHEMERAL = 1 << 6
 MESSAGE_COMMAND = 3
-TEXT_CHANNEL, THREAD_TYPES = 0, (10, 11, 12)
+TEXT_CHANNEL, THREAD_TYPES, THREAD_CREATED = 0, (10, 11, 12), 18
 HISTORY = 100  # the newest messages of a channel the page shows
 SAFE_SCHEMES = ("http://", "https://")
 DISCORD_LINK = re.compile(r"https://discord\.com/channels/(\d+|@me)/(\d+)(?:/(\d+))?")
@@ -189,12 +189,30 @@ def message(env: simcord.Env, m: Any, names: Names, asset: Callable[[str], str])
         "edited": m.edited_timestamp is not None,
         "ephemeral": bool(m.flags & EPHEMERAL),
         "system": m.type not in (0, 19, 20),
-        "html": markdown(m.content, names) if m.content else "",
+        "html": _thread_created(m, names) or (markdown(m.content, names) if m.content else ""),
         "embeds": [embed(e, names, asset) for e in m.embeds],
         "attachments": [attachment(a, asset) for a in m.attachments],
         "rows": [row(r) for r in m.components if r.get("type") == 1],
         "thread": started,
     }
+
+
+def _thread_created(m: Any, names: Names) -> str:
+    """Discord's "started a thread" line, linking the thread."""
+    if m.type != THREAD_CREATED:
+        return ""
+    meta, reference = m.system_metadata, m.reference or {}
+    thread = (meta.channel_id if meta else None) or _int(reference.get("channel_id"))
+    if thread is None:
+        return ""
+    return f"started a thread: {_channel(thread, names)}"
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
 
 
 def embed(e: dict[str, Any], names: Names, asset: Callable[[str], str]) -> dict[str, Any]:
@@ -327,7 +345,17 @@ def _leaves(node: dict[str, Any], path: list[str]) -> list[tuple[list[str], dict
     return [leaf for sub in subs for leaf in _leaves(sub, [*path, sub["name"]])]
 
 
-OPTION_TYPES = {3: "string", 4: "integer", 5: "boolean", 6: "user", 7: "channel", 8: "role", 9: "mentionable", 10: "number", 11: "attachment"}  # fmt: skip
+OPTION_TYPES = {
+    3: "string",
+    4: "integer",
+    5: "boolean",
+    6: "user",
+    7: "channel",
+    8: "role",
+    9: "mentionable",
+    10: "number",
+    11: "attachment",
+}
 
 
 def _option(o: dict[str, Any]) -> dict[str, Any]:

@@ -61,6 +61,13 @@ def result_seconds(task: SimTask) -> float:
     return wav_duration(task.audio_seconds, pad_to_bytes=task.audio_pad_bytes)
 
 
+def track_title(task: SimTask, index: int) -> str:
+    """The take's title; the sandbox engine's tracks are told apart from the take's input
+    (whose file name the take's title often is): "<title> - instrumental 1"."""
+    title = str(task.params.get("title", ""))
+    return f"{title} - instrumental {index + 1}" if task.sandbox and title else title
+
+
 def tracks_camel(
     task: SimTask, stage: str | None, base: str, *, hollow: bool = False
 ) -> list[dict[str, Any]] | None:
@@ -91,7 +98,7 @@ def tracks_camel(
             "sourceImageUrl": image,
             "prompt": "",
             "modelName": model_name(task),
-            "title": task.params.get("title", ""),
+            "title": track_title(task, index),
             "tags": task.params.get("tags", ""),
             "createTime": track.create_ms,
         }
