@@ -1,23 +1,22 @@
 # syntax=docker/dockerfile:1
+# The bot only: the playground (its extra, the simulator) stays out; without DISCORD_TOKEN
+# the container refuses with one line. Base images are pinned to an exact release.
 # Build stage: dependencies first (cached until pyproject.toml changes), then the source.
-FROM python:3.11-slim AS build
+FROM python:3.11.13-slim-bookworm AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python -m venv /venv
 WORKDIR /src
 COPY pyproject.toml README.md ./
-# Empty packages let pip resolve and install the pinned dependencies before the code exists.
-RUN mkdir -p bot cogs simulator playground \
-    && touch bot/__init__.py cogs/__init__.py simulator/__init__.py playground/__init__.py \
+# Empty packages let pip resolve and install the pinned dependencies before the code exists
+# (the main ones only: no extra).
+RUN mkdir -p bot cogs && touch bot/__init__.py cogs/__init__.py \
     && /venv/bin/pip install . && /venv/bin/pip uninstall --yes backline
 COPY bot ./bot
 COPY cogs ./cogs
-# The playground (no DISCORD_TOKEN) runs the bot against the built-in simulator.
-COPY simulator ./simulator
-COPY playground ./playground
 RUN /venv/bin/pip install --no-deps .
 
 # Run stage: no compilers, no source tree, an unprivileged user.
-FROM python:3.11-slim
+FROM python:3.11.13-slim-bookworm
 RUN useradd --system --uid 10001 --home-dir /nonexistent --shell /usr/sbin/nologin backline \
     && mkdir /data && chown backline /data
 COPY --from=build /venv /venv
@@ -25,7 +24,9 @@ ENV PATH=/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     DATABASE_URL=sqlite:////data/backline.db
 USER backline
-WORKDIR /data
+# From / the default (and any relative) SQLite path data/backline.db is the volume's file,
+# even when an env file sets DATABASE_URL empty or relative.
+WORKDIR /
 VOLUME ["/data"]
 EXPOSE 8080
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \

@@ -86,8 +86,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = load_settings()
     except SettingError as exc:
-        if str(exc) == "setting DISCORD_TOKEN is missing":
+        if str(exc) == "setting DISCORD_TOKEN is missing" and playground_installed():
             return run_playground(args, "no DISCORD_TOKEN is set")
+        # Without the playground (the production image) a missing token is a plain error.
         print(f"backline: {exc}", file=sys.stderr)
         return 2
     setup_logging(settings.log_level)
@@ -110,8 +111,26 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def playground_installed() -> bool:
+    """Whether the playground and its extra (`pip install -e ".[playground]"`) are here."""
+    try:
+        import numpy  # noqa: F401
+        import simcord  # noqa: F401
+
+        import playground  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def run_playground(args: argparse.Namespace, reason: str) -> int:
     """The playground: imported here only, so the bot itself never loads the simulator."""
+    if not playground_installed():
+        print(
+            'backline: the playground is not installed here (pip install -e ".[playground]")',
+            file=sys.stderr,
+        )
+        return 2
     import playground
 
     setup_logging("WARNING")  # the page is the interface; the one line below says where

@@ -124,7 +124,9 @@ async def test_the_page_shows_names_threads_and_players(playground: Playground) 
     assert {"Re-roll", "Tweak", "Details", "Delete"} <= {
         c["label"] for row in card["rows"] for c in row
     }
-    assert track["kind"] == "audio" and track["name"].endswith("instrumental 2.wav")
+    assert track["kind"] == "audio" and track["name"].endswith(
+        ("instrumental 1.wav", "instrumental 2.wav")
+    )
     assert "Add instrumental" in channel["commands"]["menu"]
     assert "instrumental" in [c["name"] for c in channel["commands"]["slash"]]
 
@@ -275,3 +277,23 @@ def test_python_m_bot_without_a_token_starts_the_playground_and_ends_with_one_li
     assert process.returncode == 0
     assert out == "backline playground: the session was ended in the page; stopped\n"
     assert err == ""
+
+
+def test_without_the_playground_a_missing_token_is_one_line(tmp_path: Path) -> None:
+    """The production image leaves the playground out: no token, no bot, one line."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "SUNO_"))}
+    hide = "import sys; sys.modules['simcord'] = None; from bot.__main__ import main; "
+    for argv in ([], ["--playground"]):
+        done = subprocess.run(
+            [sys.executable, "-c", hide + f"sys.exit(main({argv!r}))"],
+            cwd=tmp_path,
+            env={**clean, "PYTHONPATH": str(ROOT)},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 2 and done.stdout == ""
+        assert done.stderr.count("\n") == 1, done.stderr
+        assert done.stderr.startswith("backline: ")
+    assert not (tmp_path / "data").exists()
