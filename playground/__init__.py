@@ -28,6 +28,7 @@ from simcord._clock import Clock
 
 from bot.app import Backline, build_music_client
 from bot.core.tasks import PollSchedule
+from bot.invite import INVITE_PERMISSIONS
 from bot.settings import SettingError, Settings, load_settings
 from playground.demos import demo_recordings
 from playground.page import HOST, Page
@@ -138,6 +139,11 @@ class Playground:
         self.bot.credit_watch.start()
         self.bot.jams.start()
         self.guild = self.env.create_guild(name="backline playground")
+        # The bot holds what the README's invite asks for, as in a server that added it so
+        # (simcord's default is everything but administrator).
+        backend = self.env.backend
+        for role_id in backend.get_member(self.guild.id, backend.bot_user.id).role_ids:
+            backend.edit_role(self.guild.id, role_id, {"permissions": INVITE_PERMISSIONS.value})
         self.channel = self.guild.create_text_channel("studio")
         mods = self.guild.create_role(
             "Moderators", permissions=discord.Permissions(manage_guild=True)

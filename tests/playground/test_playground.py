@@ -297,3 +297,14 @@ def test_without_the_playground_a_missing_token_is_one_line(tmp_path: Path) -> N
         assert done.stderr.count("\n") == 1, done.stderr
         assert done.stderr.startswith("backline: ")
     assert not (tmp_path / "data").exists()
+
+
+async def test_the_bot_holds_the_invites_permissions_only(playground: Playground) -> None:
+    from bot.invite import INVITE_PERMISSIONS
+
+    assert playground.guild is not None and playground.bot is not None
+    me = playground.guild.me
+    assert me is not None
+    granted = me.guild_permissions
+    assert granted >= INVITE_PERMISSIONS  # the invite's, and @everyone's defaults
+    assert not (granted.manage_threads or granted.manage_messages or granted.administrator)
