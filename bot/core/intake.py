@@ -58,6 +58,7 @@ class Recording:
     filename: str
     size: int | None
     read: Callable[[], Awaitable[bytes]]  # raises Refusal when it cannot be read
+    owner_id: int | None = None  # who posted it, when not the member asking (a jam checks)
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +145,12 @@ class Intake:
             raise Refusal(
                 "This jam no longer takes entries"
                 + (": voting is open." if jam.phase == "voting" else ": it has ended.")
+            )
+        owner = request.recording.owner_id
+        if owner is not None and owner != request.user_id:
+            raise Refusal(
+                "A jam entry must be your own recording: attach it with `/instrumental`, or use "
+                "Add instrumental on a message you posted."
             )
         return jam
 

@@ -35,24 +35,42 @@ def audio_files(message: discord.Message) -> list[discord.Attachment]:
     ]
 
 
-async def linked_audio(
+async def linked_post(
     interaction: discord.Interaction[Any], message: discord.Message
-) -> list[discord.Attachment]:
-    """Audio of one of the bot's own posts that `message` links to, in this server."""
+) -> discord.Message | None:
+    """One of the bot's own posts with audio that `message` links to, read only where the
+    member could read it themselves: a channel of this server they may view, with its
+    history. The bot's own access would show them private channels and other servers."""
     bot = interaction.client
+    guild = interaction.guild
+    member = interaction.user
+    if guild is None or not isinstance(member, discord.Member):
+        return None
     for guild_id, channel_id, message_id in MESSAGE_LINK.findall(message.content)[:3]:
-        if int(guild_id) != interaction.guild_id:
+        if int(guild_id) != guild.id:
             continue
+        channel: object = guild.get_channel_or_thread(int(channel_id))
+        if channel is None:  # an archived thread is not cached
+            try:
+                channel = await guild.fetch_channel(int(channel_id))
+            except (discord.HTTPException, discord.InvalidData):
+                continue  # gone, hidden from the bot, or a channel of another server
+        if not isinstance(channel, discord.TextChannel | discord.Thread | discord.VoiceChannel):
+            continue
+        if channel.guild.id != guild.id:
+            continue
+        seen = channel.permissions_for(member)
+        if not (seen.view_channel and seen.read_message_history):
+            continue
+        if isinstance(channel, discord.Thread) and channel.is_private():
+            continue  # membership of private threads is not in the permissions
         try:
-            channel = bot.get_channel(int(channel_id)) or await bot.fetch_channel(int(channel_id))
-            if not isinstance(channel, discord.abc.Messageable):
-                continue
             linked = await channel.fetch_message(int(message_id))
         except (discord.NotFound, discord.Forbidden):
             continue
         if bot.user is not None and linked.author.id == bot.user.id and audio_files(linked):
-            return audio_files(linked)
-    return []
+            return linked
+    return None
 
 
 class AddForm(discord.ui.Modal, title="Add instrumental"):
@@ -73,10 +91,11 @@ class AddForm(discord.ui.Modal, title="Add instrumental"):
         custom_id="title", label="Title", max_length=100, required=False
     )
 
-    def __init__(self, cog: Instrumental, files: list[discord.Attachment]) -> None:
+    def __init__(self, cog: Instrumental, source: discord.Message) -> None:
         super().__init__(timeout=15 * 60)
         self.cog = cog
-        self.files = files[:MAX_FILES]
+        self.files = audio_files(source)[:MAX_FILES]
+        self.owner_id = source.author.id
         self.choice: discord.ui.Select[Any] | None = None
         if len(self.files) > 1:
             self.choice = discord.ui.Select(
@@ -99,7 +118,9 @@ class AddForm(discord.ui.Modal, title="Add instrumental"):
         try:
             await interaction.response.defer(ephemeral=True, thinking=True)
             channel = usable_channel(interaction)
-            await self.cog.start(interaction, channel, recording_of(chosen), options, origin="menu")
+            await self.cog.start(
+                interaction, channel, recording_of(chosen, self.owner_id), options, origin="menu"
+            )
         except Refusal as refusal:
             await send_private(interaction, str(refusal))
 
@@ -114,9 +135,9 @@ def build_menu(cog: Instrumental) -> discord.app_commands.ContextMenu:
     async def add_instrumental(
         interaction: discord.Interaction[Any], message: discord.Message
     ) -> None:
-        files = audio_files(message) or await linked_audio(interaction, message)
-        if not files:
+        source = message if audio_files(message) else await linked_post(interaction, message)
+        if source is None:
             raise Refusal(NO_AUDIO)
-        await interaction.response.send_modal(AddForm(cog, files))
+        await interaction.response.send_modal(AddForm(cog, source))
 
     return discord.app_commands.ContextMenu(name="Add instrumental", callback=add_instrumental)

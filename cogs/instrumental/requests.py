@@ -45,7 +45,9 @@ def usable_channel(interaction: discord.Interaction, channel: object = None) -> 
     return channel
 
 
-def recording_of(attachment: discord.Attachment) -> Recording:
+def recording_of(attachment: discord.Attachment, owner_id: int | None = None) -> Recording:
+    """`owner_id`: who posted the file, when it is not the member asking."""
+
     async def read() -> bytes:
         try:
             return await attachment.read()
@@ -54,7 +56,11 @@ def recording_of(attachment: discord.Attachment) -> Recording:
             raise Refusal("I couldn't download that file from Discord; please try again.") from None
 
     return Recording(
-        url=attachment.url, filename=attachment.filename, size=attachment.size, read=read
+        url=attachment.url,
+        filename=attachment.filename,
+        size=attachment.size,
+        read=read,
+        owner_id=owner_id,
     )
 
 

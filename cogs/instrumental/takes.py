@@ -307,7 +307,7 @@ class Takes:
             raise Refusal(INPUT_GONE) from None
         if not message.attachments:
             raise Refusal(INPUT_GONE)
-        return recording_of(message.attachments[0])
+        return recording_of(message.attachments[0], owner_id=task.user_id)
 
     async def details(self, interaction: discord.Interaction[Any], task: TaskRow) -> None:
         embed = discord.Embed(title=clip(plain(task.title), 256), colour=discord.Colour.blurple())

@@ -267,3 +267,22 @@ async def test_a_failed_entry_is_told_privately_and_left_out(
     jam = await harness.bot.store.running_jam(world.channel.id)
     assert jam is not None and await harness.bot.store.jam_entries(jam.id) == []
     assert (await enter(harness, world.alice, thread)).startswith("Got it!")  # may enter again
+
+
+async def test_a_jam_entry_must_be_the_entrants_own_recording(  # issue 23, finding 11
+    harness: Harness, world: World, cast: Cast
+) -> None:
+    thread = await start_jam(harness, world, cast)
+    posted = await cast.dave.send(thread, "my take", attachments=[("dave.wav", WAV)])
+    shown = await cast.carol.context_menu(thread, "Add instrumental", posted)
+    r = await cast.carol.submit_modal(shown, {"title": "Mine now"})
+    assert r.ephemeral and r.response.content == (
+        "A jam entry must be your own recording: attach it with `/instrumental`, or use "
+        "Add instrumental on a message you posted."
+    )
+    assert await harness.tasks(cast.carol.id) == [] and harness.submissions() == 0
+    shown = await cast.dave.context_menu(thread, "Add instrumental", posted)
+    r = await cast.dave.submit_modal(shown, {"title": "Night ride"})
+    assert r.response.content.startswith("Got it!"), r.response.content
+    [entry] = await harness.tasks(cast.dave.id)
+    assert entry.jam_id is not None
