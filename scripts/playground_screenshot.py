@@ -1,59 +1,42 @@
-"""A screenshot of the playground after a finished request (for the README; not run by CI).
+"""The README's screenshot of the playground (not run by CI), taken by the browser test's
+own tour (`playground/tour.py`): headless Chromium from Debian's `chromium` package plays a
+demo recording, sends `/instrumental` with it through the page, opens the thread and waits
+for the tracks; the page is saved as it is then.
 
-Starts the playground with a fresh database of its own, sends one `/instrumental` with a
-demo recording as the visitor, waits until the tracks are posted, then has headless
-Chromium (Debian's `chromium` package) render the page to a PNG.
-
+    apt-get install chromium fonts-noto-color-emoji   # the emoji font: 🎵 instead of boxes
+    .venv/bin/pip install -e ".[test,playground]"
     .venv/bin/python scripts/playground_screenshot.py [docs/playground.png]
 """
 
 from __future__ import annotations
 
 import asyncio
-import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 from playground import Playground
 from playground.demos import demo_recordings
-
-WINDOW = "1280,1100"
+from playground.tour import CHROMIUM, browser, request_and_listen
 
 
 async def main(out: Path) -> None:
-    browser = shutil.which("chromium") or shutil.which("chromium-browser")
-    if browser is None:
-        sys.exit("needs Debian's chromium: apt-get install chromium")
+    if not CHROMIUM.exists():
+        sys.exit(f"needs Debian's chromium at {CHROMIUM}: apt-get install chromium")
     with tempfile.TemporaryDirectory() as data:
         playground = Playground(data_dir=Path(data), fresh=True)
         url = await playground.start()
         try:
-            name, demo = demo_recordings()[0]
-            await playground.you.slash(
-                playground.channel, "instrumental", audio=(name, demo), tags="lo-fi, warm keys"
-            )
-            bot = playground.bot
-            assert bot is not None
-            for _ in range(240):  # the simulator finishes in about 25 s
-                tasks = await bot.store.recent_tasks(playground.you.id, 1)
-                if tasks and tasks[0].state == "done" and not tasks[0].card_dirty:
-                    break
-                await asyncio.sleep(0.5)
-            await asyncio.sleep(2)
-            out.parent.mkdir(parents=True, exist_ok=True)
-            command = [
-                browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-                f"--window-size={WINDOW}", "--virtual-time-budget=8000",
-                f"--screenshot={out}", url,
-            ]  # fmt: skip
-            result = await asyncio.to_thread(
-                subprocess.run, command, capture_output=True, text=True, timeout=120, check=False
-            )
-            if result.returncode != 0:
-                sys.exit(f"chromium failed: {result.stderr[-500:]}")
-            print(f"saved {out}")
+            name, wav = demo_recordings()[0]
+            async with browser(url, width=1280, height=1000) as visit:
+                await request_and_listen(visit, name, wav)
+                await visit.page.wait_for_timeout(1500)  # the last poll and the covers
+                out.parent.mkdir(parents=True, exist_ok=True)
+                await visit.page.screenshot(path=str(out))
+                if visit.console_errors:
+                    sys.exit(f"the page logged errors: {visit.console_errors}")
+            track, given = visit.track_seconds, visit.input_seconds
+            print(f"saved {out}: a track of {track:.2f} s for {given:.2f} s of input")
         finally:
             await playground.stop()
 
