@@ -240,7 +240,16 @@ class Page:
         shown = self._modals.pop(str(body.get("handle", "")), None)
         if shown is None:
             raise ActionError("This form was already sent or has expired.")
-        values = {str(k): v for k, v in (body.get("values") or {}).items() if v not in (None, "")}
+        given = body.get("values") or {}
+        selects = {
+            c["id"] for c in view.modal(shown.modal or {})["controls"] if c["type"] == "select"
+        }
+        values: dict[str, Any] = {}
+        for key, value in given.items() if isinstance(given, dict) else ():
+            if value in (None, "", []):
+                continue
+            # simcord takes a select's choice as a list, a text input's as a string.
+            values[str(key)] = [value] if key in selects and isinstance(value, str) else value
         result = await self.playground.you.submit_modal(shown, values)
         return self._shown(result)
 

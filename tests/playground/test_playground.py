@@ -41,6 +41,7 @@ def quick(tmp_path: Path, name: str = "playground") -> Playground:
         port=free_port(),
         simulator_config=SimulatorConfig(audio_seconds=1.0, sandbox=True, **FAST),
         schedule=FAST_SCHEDULE,
+        overrides={"default_cooldown_seconds": 0},  # a member's requests back to back
     )
 
 
@@ -308,3 +309,38 @@ async def test_the_bot_holds_the_invites_permissions_only(playground: Playground
     granted = me.guild_permissions
     assert granted >= INVITE_PERMISSIONS  # the invite's, and @everyone's defaults
     assert not (granted.manage_threads or granted.manage_messages or granted.administrator)
+
+
+async def test_the_pages_actions_post_in_a_thread_and_fill_the_menus_form(
+    playground: Playground,
+) -> None:
+    name, demo = demo_recordings()[0]
+    await playground.you.slash(playground.channel, "instrumental", audio=(name, demo))
+    [thread] = playground.channel.threads
+    page = playground.page
+    assert page is not None and playground.bot is not None
+    base = playground.url.split("#")[0]
+    welcome = _messages(playground)[0]
+    async with aiohttp.ClientSession(headers={KEY_HEADER: page.key}) as http:
+        said = {"channel": str(thread.id), "content": "sounds great"}
+        async with http.post(f"{base}api/send", json=said) as answer:
+            assert answer.status == 200
+        menu = {"channel": str(playground.channel.id), "message": str(welcome.id)}
+        async with http.post(f"{base}api/menu", json={**menu, "command": "Add instrumental"}) as a:
+            form = (await a.json())["modal"]
+        assert form["title"] == "Add instrumental"
+        [choice] = [c for c in form["controls"] if c["type"] == "select"]
+        values = {"tags": "piano ballad", choice["id"]: choice["options"][0]["value"]}
+        async with http.post(
+            f"{base}api/modal", json={"handle": form["handle"], "values": values}
+        ) as a:
+            assert a.status == 200, await a.text()
+        async with http.post(
+            f"{base}api/modal", json={"handle": form["handle"], "values": values}
+        ) as a:
+            assert a.status == 400 and "already sent" in (await a.json())["error"]
+    assert [m.content for m in thread.history() if m.author.id == playground.you.id] == [
+        "sounds great"
+    ]
+    tasks = await playground.bot.store.recent_tasks(playground.you.id, 10)
+    assert sorted(t.origin for t in tasks) == ["menu", "slash"]
