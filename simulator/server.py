@@ -174,6 +174,10 @@ class Simulator:
         """
         self._faults.add(code, times, endpoint)
 
+    def end_faults(self) -> None:
+        """Drop every fault and shape still queued (the outage is over)."""
+        self._faults.clear()
+
     def shape_next(self, shape: AnswerShape, times: int = 1, endpoint: str | None = None) -> None:
         """Answer the next ``times`` calls (to ``endpoint``; None: any API endpoint) in
         ``shape``, e.g. ``AnswerShape("gateway_json", 504, forwarded=True)``: the

@@ -89,6 +89,7 @@ class SimTask:
     hollow_answers: int = 0
     odd_status: str | None = None
     odd_answers: int = 0
+    shapes: tuple[str, ...] = ()  # the shapes planned at submission, for reports
     delivery: asyncio.Task[None] | None = field(default=None, repr=False)
     fetch: asyncio.Task[None] | None = field(default=None, repr=False)
 

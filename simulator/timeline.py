@@ -96,6 +96,7 @@ class Timeline:
             hollow_answers=plan.hollow_answers or 0,
             odd_status=plan.odd_status,
             odd_answers=plan.odd_answers or 0,
+            shapes=_shapes_of(plan, unknown),
         )
         self.tasks[task.task_id] = task
         return task
@@ -143,3 +144,14 @@ class Timeline:
 
     def _random_uuid4(self) -> str:
         return str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
+
+
+def _shapes_of(plan: Plan, unknown_failure: bool) -> tuple[str, ...]:
+    shapes = []
+    if plan.hollow_answers:
+        shapes.append(f"hollow:{plan.hollow_answers}")
+    if plan.odd_status is not None and plan.odd_answers:
+        shapes.append(f"odd_status:{plan.odd_status or 'missing'}:{plan.odd_answers}")
+    if unknown_failure:
+        shapes.append(f"unknown_failure:{plan.status}")
+    return tuple(shapes)

@@ -4,7 +4,7 @@ runs it."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,9 +48,12 @@ async def open_rig(
     web_port: int = 0,
     start: bool = True,
     callbacks: bool = True,
+    clock: Callable[[], float] | None = None,
+    port: MemoryPort | None = None,
 ) -> AsyncIterator[Rig]:
     """A fresh process on `db_path`; `web_port` lets a restarted one listen where the
-    API's callbacks for the previous one go."""
+    API's callbacks for the previous one go, and `port` hands it the previous one's
+    Discord (what was posted stays posted)."""
     store = await Store.open(db_path)
     service = Lifecycle(
         store,
@@ -60,8 +63,9 @@ async def open_rig(
         schedule=schedule,
         task_timeout=task_timeout,
         callbacks_enabled=callbacks,
+        clock=clock,
     )
-    port = MemoryPort()
+    port = port or MemoryPort()
     service.port = port
     web = WebServer(
         service, secret=SECRET, gateway_connected=lambda: True, host="127.0.0.1", port=web_port
