@@ -87,6 +87,7 @@ class Episode:
         self._stack: contextlib.AsyncExitStack | None = None
         self.restarts = 0
         self.titles: list[str] = []
+        self.outages: list[tuple[float, float]] = []  # by the bot's clock
         self._timers: set[asyncio.Task[None]] = set()
 
     async def run(self) -> Result:
@@ -124,7 +125,14 @@ class Episode:
                 await self._settle()
                 assert self.rig is not None
                 snapshot = await Snapshot.take(
-                    self.rig.store, sim, self.port, self.titles, self.clock(), setting.callbacks
+                    self.rig.store,
+                    sim,
+                    self.port,
+                    self.titles,
+                    self.clock(),
+                    setting.callbacks,
+                    self.outages,
+                    TASK_TIMEOUT,
                 )
             finally:
                 for timer in self._timers:
@@ -132,7 +140,7 @@ class Episode:
                 await self._stop()
         return Result(
             setting,
-            check(snapshot, TASK_TIMEOUT),
+            check(snapshot),
             self._faults(),
             self.restarts,
             time.monotonic() - started,
@@ -191,6 +199,7 @@ class Episode:
             await self.rig.service.request(new_task(title=title))
         elif event.kind == OUTAGE:
             sim.fail_next(event.code, times=10**6)
+            self.outages.append((self.clock(), self.clock() + event.length))
             self._later(event.length, sim.end_faults)
         elif event.kind == CREDITS:
             sim.config.credits = 0.0

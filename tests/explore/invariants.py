@@ -66,6 +66,8 @@ class Snapshot:
     bot_now: float
     api_now: float  # monotonic, as the simulator reads its tasks
     callbacks: bool
+    outages: list[tuple[float, float]]  # when the API was down, by the bot's clock
+    task_timeout: float
 
     @classmethod
     async def take(
@@ -76,6 +78,8 @@ class Snapshot:
         titles: list[str],
         bot_now: float,
         callbacks: bool,
+        outages: list[tuple[float, float]],
+        task_timeout: float,
     ) -> Snapshot:
         rows = {row.title: row for row in await store.recent_tasks(42, len(titles) + 10)}
         tracks = {row.id: await store.tracks_for_task(row.id) for row in rows.values()}
@@ -92,22 +96,22 @@ class Snapshot:
             bot_now=bot_now,
             api_now=time.monotonic(),
             callbacks=callbacks,
+            outages=outages,
+            task_timeout=task_timeout,
         )
 
 
-def check(snap: Snapshot, task_timeout: float) -> list[Violation]:
+def check(snap: Snapshot) -> list[Violation]:
     found: list[Violation] = []
     for title, made in snap.api.items():
         if len(made) > 1:
             found.append(Violation(CHARGED_TWICE, title, f"{len(made)} tasks charged", "2"))
     for title, task in snap.tasks.items():
-        found += _task(snap, title, task, snap.api.get(title, []), task_timeout)
+        found += _task(snap, title, task, snap.api.get(title, []))
     return found
 
 
-def _task(
-    snap: Snapshot, title: str, task: TaskRow, made: list[SimTask], task_timeout: float
-) -> list[Violation]:
+def _task(snap: Snapshot, title: str, task: TaskRow, made: list[SimTask]) -> list[Violation]:
     found = []
     tracks = snap.tracks.get(task.id, [])
     posts = {key[1]: len(ids) for key, ids in snap.posted.items() if key[0] == task.id}
@@ -116,7 +120,7 @@ def _task(
         found.append(Violation(POSTED_TWICE, title, f"tracks {twice} posted more than once"))
     if task.active:
         started = task.submitted_at
-        if started is not None and snap.bot_now - started > task_timeout + SLACK:
+        if started is not None and snap.bot_now - started > snap.task_timeout + SLACK:
             late = snap.bot_now - started
             found.append(Violation(UNFINISHED, title, f"{task.state} {late:.1f}s after submission"))
         elif started is None and task.state != TaskState.QUEUED:
@@ -145,12 +149,12 @@ def _task(
         missing = [t.track_id[:8] for t in api.tracks if posts.get(t.track_id, 0) == 0]
         if missing and not told_discord and not no_way:
             found.append(
-                Violation(NOT_DELIVERED, title, _why(task, api, missing), _defect(task, api))
+                Violation(NOT_DELIVERED, title, _why(task, api, missing), _defect(snap, task, api))
             )
     elif api.finished(snap.api_now) and not unknown_fate:  # the API failed it
         if task.state != TaskState.FAILED or not _api_reason(task, api):
             detail = f"API {status} ({api.error_message}); bot {task.state}: {task.error}"
-            found.append(Violation(WRONG_REASON, title, detail, _defect(task, api)))
+            found.append(Violation(WRONG_REASON, title, detail, _defect(snap, task, api)))
     return found
 
 
@@ -161,26 +165,26 @@ def _the_one(task: TaskRow, made: list[SimTask]) -> SimTask:
 
 def _api_reason(task: TaskRow, api: SimTask) -> bool:
     """The member read the API's own reason, or the bot's sentence for its status or code."""
-    reason = task.error or ""
+    reason = (task.error or "").replace("\\", "")  # quoted as Discord text: escapes
     if api.error_message and api.error_message in reason:
         return True
     sentences = {FAILURE_REASONS.get(api.outcome), CALLBACK_ERROR_REASONS.get(api.error_code or 0)}
     return reason in sentences - {None}
 
 
-def _timed_out(task: TaskRow) -> bool:
-    return "did not finish" in (task.error or "")
-
-
-def _defect(task: TaskRow, api: SimTask) -> str:
+def _defect(snap: Snapshot, task: TaskRow, api: SimTask) -> str:
+    """Which defect of issue 21 the violation looks like, from what the task met."""
+    timed_out = "did not finish" in (task.error or "")
+    if timed_out and task.submitted_at is not None:
+        deadline = task.submitted_at + snap.task_timeout
+        if any(start - SLACK < deadline < end + SLACK for start, end in snap.outages):
+            return "6"  # the time-out came while the API could not be asked
     odd = not known(api.outcome) or any(s.startswith("odd_status:missing") for s in api.shapes)
     if odd and task.state == TaskState.FAILED and api.outcome != "SUCCESS":
         return "7"
     if task.state == TaskState.DONE and any(s.startswith("hollow") for s in api.shapes):
         return "5"
-    if _timed_out(task):
-        return "6"
-    return ""
+    return "6" if timed_out else ""
 
 
 def _why(task: TaskRow, api: SimTask, missing: list[str]) -> str:
