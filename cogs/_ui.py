@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import quote
 
 import discord
@@ -36,6 +36,31 @@ def clip(text: str, limit: int) -> str:
 def plain(text: str) -> str:
     """User or API text shown literally: no markdown, no mention syntax that renders."""
     return discord.utils.escape_mentions(discord.utils.escape_markdown(text))
+
+
+Where = Literal["plain", "label", "code"]
+LABEL_BRACKETS = str.maketrans({"[": "［", "]": "］"})
+
+
+def shown(text: str, limit: int, where: Where = "plain") -> str:
+    """Member (or API) text for the exact place it lands, at most `limit` characters once
+    escaped (clipped before escaping, so no escape is cut in half):
+    - plain: markdown and mentions escaped (`plain`);
+    - label: inside a masked link's `[label](url)`: as plain, and no square bracket left
+      (fullwidth ones instead), so a title can never end the label and add a link of its own;
+    - code: inside `backticks`, where escapes do nothing: no backtick (ˋ instead) and no
+      line break, so it cannot leave the code span."""
+
+    def escaped(part: str) -> str:
+        if where == "code":
+            return " ".join(part.replace("`", "ˋ").split())
+        out = plain(part)
+        return out.translate(LABEL_BRACKETS) if where == "label" else out
+
+    cut = limit
+    while len(out := escaped(clip(text, cut))) > limit and cut > 1:
+        cut -= len(out) - limit
+    return out
 
 
 def link_target(url: str) -> str:

@@ -10,7 +10,7 @@ from discord.ext import commands
 
 from bot.core.tasks import display_of
 from bot.store import TaskRow, TaskState
-from cogs._ui import STATUS_WORDS, clip, jump_url, plain, require_moderator
+from cogs._ui import STATUS_WORDS, clip, jump_url, require_moderator, shown
 from cogs.instrumental.render import ORIGIN_WORDS
 
 if TYPE_CHECKING:
@@ -25,9 +25,8 @@ def task_line(task: TaskRow) -> str:
     # and otherwise delivery state only refines "done".
     display = display_of(task, [])
     state = STATUS_WORDS[display]
-    title = clip(plain(task.title), 80)
     link = jump_url(task)
-    name = f"[{title}]({link})" if link else title
+    name = f"[{shown(task.title, 80, 'label')}]({link})" if link else shown(task.title, 80)
     line = f"{state} · **{name}** · <t:{int(task.created_at)}:R>"
     if task.parent_id is not None:  # a re-roll, tweak or retry of an earlier take
         line += f" · {ORIGIN_WORDS.get(task.origin, task.origin)} of #{task.parent_id}"

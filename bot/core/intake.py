@@ -20,7 +20,6 @@ import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from pathlib import PurePosixPath
 
 from bot.audio import inspect_audio
 from bot.core import validate
@@ -99,8 +98,10 @@ def seconds_text(seconds: float) -> str:
 
 
 def title_from_filename(filename: str) -> str:
-    stem = " ".join(PurePosixPath(filename).stem.replace("_", " ").split())
-    return stem[:TITLE_MAX] or "Untitled"
+    """The file name without its extension; a `/` in it is text, not a folder."""
+    stem, dot, _ = filename.rpartition(".")
+    stem = stem if dot and stem else filename
+    return " ".join(stem.replace("_", " ").split())[:TITLE_MAX] or "Untitled"
 
 
 class Intake:

@@ -14,6 +14,7 @@ from discord.ext import commands
 from bot.core import validate
 from bot.core.intake import Accepted, Options, Recording
 from bot.music.models import TAGS_MAX, TITLE_MAX
+from cogs.instrumental import render
 from cogs.instrumental.delivery import DiscordDelivery
 from cogs.instrumental.menu import build_menu
 from cogs.instrumental.placement import Place, Postable
@@ -184,7 +185,7 @@ class Instrumental(commands.Cog):
             input_file=discord.File(io.BytesIO(accepted.audio), filename=filename)
             if fits
             else None,
-            input_note=None if fits else f"🎙️ Input recording: `{filename}` (too big to repost)",
+            input_note=None if fits else render.input_note(filename),
             # A thread the bot cannot post in would swallow every update.
             threads=channel_permissions(interaction, channel).send_messages_in_threads,
         )

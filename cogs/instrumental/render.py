@@ -10,7 +10,7 @@ import discord
 
 from bot.core.tasks import TaskView
 from bot.store import TaskRow, TaskState, TrackRow
-from cogs._ui import clip, duration_text, jump_url, link_target, plain, span_text
+from cogs._ui import clip, duration_text, jump_url, link_target, plain, shown, span_text
 
 EMBED_FIELD_MAX = 1024
 EMBED_TITLE_MAX = 256
@@ -112,9 +112,8 @@ ORIGIN_WORDS = {
 
 def take_link(task: TaskRow) -> str:
     """A task's title linking to its card (or thread)."""
-    title = clip(plain(task.title), 60)
     url = card_url(task)
-    return f"[{title}]({url})" if url else f"**{title}**"
+    return f"[{shown(task.title, 60, 'label')}]({url})" if url else f"**{shown(task.title, 60)}**"
 
 
 def card_url(task: TaskRow) -> str | None:
@@ -182,6 +181,11 @@ def give_up_text(task: TaskRow, reason: str) -> str:
     if link := jump_url(task):
         text += f"\nYou asked for it here: {link}"
     return text
+
+
+def input_note(filename: str) -> str:
+    """Where the input recording would be when it is too big to repost."""
+    return f"🎙️ Input recording: `{shown(filename, 200, 'code')}` (too big to repost)"
 
 
 def thread_name(title: str) -> str:
