@@ -136,7 +136,7 @@ def run_playground(args: argparse.Namespace, reason: str) -> int:
     setup_logging("WARNING")  # the page is the interface; the one line below says where
     try:
         asyncio.run(playground.run(port=args.port, fresh=args.fresh, reason=reason))
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # before the playground's own handler was installed
         print("backline playground: stopped", flush=True)
     except SettingError as exc:
         print(f"backline: {exc}", file=sys.stderr)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import signal
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -196,14 +197,26 @@ def _sandbox_config() -> SimulatorConfig:
 
 
 async def run(*, port: int | None, fresh: bool, reason: str) -> None:
+    """Runs until the visitor ends the session in the page, or SIGINT (Ctrl-C) / SIGTERM;
+    either way one line says so."""
     playground = Playground(port=port, fresh=fresh)
+    ended_by: list[str] = []
+    loop = asyncio.get_running_loop()
+
+    def stop(signum: signal.Signals) -> None:
+        ended_by.append(signum.name)
+        if playground.page is not None:
+            playground.page.closed.set()
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop, signum)
     try:
         url = await playground.start()
-        print(
-            f"backline playground ({reason}; music API: the built-in simulator): open {url}",
-            flush=True,
-        )
-        await playground.wait()
-        print("backline playground: the session was ended in the page; stopped", flush=True)
+        line = f"backline playground ({reason}; music API: the built-in simulator): open {url}"
+        print(line, flush=True)
+        if not ended_by:  # a signal during start-up ends it at once
+            await playground.wait()
+        why = f"{ended_by[0]} received" if ended_by else "the session was ended in the page"
+        print(f"backline playground: {why}; stopped", flush=True)
     finally:
         await playground.stop()

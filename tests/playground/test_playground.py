@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import urllib.request
 import wave
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -240,8 +241,9 @@ def test_demo_recordings_are_real_audio() -> None:
         assert name.endswith(".wav") and 5 <= seconds <= 30
 
 
+@pytest.mark.parametrize("ending", ["page", "SIGINT", "SIGTERM"])
 def test_python_m_bot_without_a_token_starts_the_playground_and_ends_with_one_line(
-    tmp_path: Path,
+    tmp_path: Path, ending: str
 ) -> None:
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "SUNO_"))}
     port = free_port()
@@ -262,21 +264,25 @@ def test_python_m_bot_without_a_token_starts_the_playground_and_ends_with_one_li
         assert f"open http://127.0.0.1:{port}/#" in line
         assert (tmp_path / "data" / "playground" / "playground.db").exists()
         key = line.strip().rsplit("#", 1)[1]
-        # "End session" in the page.
-        import urllib.request
-
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{port}/api/end", data=b"{}", headers={KEY_HEADER: key}, method="POST"
-        )
-        with urllib.request.urlopen(request, timeout=10) as answer:
-            assert answer.status == 200
+        if ending == "page":  # "End session"
+            request = urllib.request.Request(
+                f"http://127.0.0.1:{port}/api/end",
+                data=b"{}",
+                headers={KEY_HEADER: key},
+                method="POST",
+            )
+            with urllib.request.urlopen(request, timeout=10) as answer:
+                assert answer.status == 200
+        else:
+            process.send_signal(getattr(signal, ending))
         out, err = process.communicate(timeout=30)
     finally:
         if process.poll() is None:
-            process.send_signal(signal.SIGINT)
+            process.kill()
             process.wait(timeout=20)
     assert process.returncode == 0
-    assert out == "backline playground: the session was ended in the page; stopped\n"
+    why = "the session was ended in the page" if ending == "page" else f"{ending} received"
+    assert out == f"backline playground: {why}; stopped\n"
     assert err == ""
 
 
