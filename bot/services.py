@@ -108,6 +108,9 @@ class Services:
                 gateway_connected=gateway_connected,
                 host=settings.callback_host,
                 port=settings.callback_port,
+                metrics_token=settings.metrics_token.get_secret_value()
+                if settings.metrics_token
+                else None,
             ),
         )
 

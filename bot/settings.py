@@ -43,6 +43,7 @@ class Settings(BaseSettings):
     callback_host: str = "0.0.0.0"  # noqa: S104 - the callback server must be reachable
     callback_port: int = Field(8080, ge=0, le=65535)
     callback_secret: SecretStr | None = None
+    metrics_token: SecretStr | None = None  # set: /metrics answers only "Bearer <token>"
     dev_guild_id: int | None = Field(None, gt=0)
     log_level: str = "INFO"
 

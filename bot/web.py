@@ -6,7 +6,9 @@ import asyncio
 import hmac
 import json
 import logging
+import math
 import secrets
+import time
 from collections.abc import Callable
 from functools import partial
 
@@ -27,6 +29,7 @@ MAX_CALLBACK_BYTES = 64 * 1024  # a callback with two tracks is about 2 KiB
 CALLBACK_WORK_TIMEOUT = 5.0  # the API waits 15 s for an answer
 STOP_GRACE = 5.0  # seconds callback work in flight gets to finish when the server stops
 HEARTBEAT_STALE = 30.0
+STORE_CHECK_EVERY = 5.0  # seconds between two store checks, however often /healthz is hit
 SECRET_STORE_KEY = "callback_secret"  # noqa: S105 - the kv key, not the secret
 NO_CALLBACK_URL = (
     "https://callbacks.invalid/backline"  # the API requires one; .invalid never resolves
@@ -57,9 +60,15 @@ class WebServer:
         gateway_connected: Callable[[], bool],
         host: str = "0.0.0.0",  # noqa: S104 - the API must reach the callbacks
         port: int = 8080,
+        metrics_token: str | None = None,
+        store_check_every: float = STORE_CHECK_EVERY,
     ) -> None:
         self.lifecycle = lifecycle
         self._secret = secret.encode()
+        self._metrics_token = metrics_token.encode() if metrics_token else None
+        self.store_check_every = store_check_every
+        self._store_check: asyncio.Task[tuple[bool, int | None]] | None = None
+        self._store_checked_at = -math.inf
         self._gateway_connected = gateway_connected
         self.host = host
         self.port = port
@@ -118,7 +127,7 @@ class WebServer:
             raise
         try:
             event = CallbackEvent.model_validate(json.loads(body))
-        except (ValueError, ValidationError):
+        except (ValueError, ValidationError, RecursionError):  # deep nesting: RecursionError
             metrics.CALLBACKS.labels("malformed").inc()
             return web.json_response({"code": 400, "msg": "malformed callback"}, status=400)
         # The work runs as a task of its own and is never cancelled by a slow answer: the
@@ -144,29 +153,49 @@ class WebServer:
         log.info("callback %s for %s: %s", event.stage, event.task_id, outcome)
         return web.json_response({"code": 200, "msg": "ok"})
 
-    async def health(self) -> dict[str, bool]:
-        return {
-            "store": await self.lifecycle.store.ping(),
+    async def store_health(self) -> tuple[bool, int | None]:
+        """Whether the store can write (and, on PostgreSQL, how many processes beat on it),
+        checked at most every `store_check_every` seconds: the check takes the write lock,
+        so a flood of /healthz must not. Hits meanwhile share the last answer, or the one
+        check in flight."""
+        stale = time.monotonic() - self._store_checked_at >= self.store_check_every
+        if self._store_check is None or (stale and self._store_check.done()):
+            self._store_check = asyncio.create_task(self._check_store())
+            self._store_checked_at = time.monotonic()
+        return await asyncio.shield(self._store_check)
+
+    async def _check_store(self) -> tuple[bool, int | None]:
+        store = self.lifecycle.store
+        ok = await store.ping()
+        processes = None
+        if ok and store.shared:  # PostgreSQL: every process beating on this database
+            processes = await store.live_processes(self.lifecycle.now(), BEAT_STALE)
+        return ok, processes
+
+    async def healthz(self, request: web.Request) -> web.Response:
+        store_ok, processes = await self.store_health()
+        checks = {
+            "store": store_ok,
             "gateway": self._gateway_connected(),
             "scheduler": self.lifecycle.healthy(HEARTBEAT_STALE),
         }
-
-    async def healthz(self, request: web.Request) -> web.Response:
-        checks = await self.health()
         failed = [name for name, ok in checks.items() if not ok]
         status = 503 if failed else 200
-        store = self.lifecycle.store
         body: dict[str, object] = {
             "ok": not failed,
             "checks": checks,
             "failed": failed,
-            "database": store.dialect.name,
+            "database": self.lifecycle.store.dialect.name,
         }
-        if store.shared:  # PostgreSQL: every process beating on this database
-            body["processes"] = await store.live_processes(self.lifecycle.now(), BEAT_STALE)
+        if processes is not None:
+            body["processes"] = processes
         return web.json_response(body, status=status)
 
     async def metrics(self, request: web.Request) -> web.Response:
+        if self._metrics_token is not None:
+            given = request.headers.get("Authorization", "").removeprefix("Bearer ").encode()
+            if not hmac.compare_digest(given, self._metrics_token):
+                raise web.HTTPNotFound()  # as if there were none: nothing to probe
         # Kept counts (one row per state), not a scan of the tasks table per scrape.
         counts = await self.lifecycle.store.count_by_state()
         for state in TaskState:

@@ -349,3 +349,81 @@ async def test_a_result_after_the_time_out_is_still_delivered(
         await wait_until(lambda: state_is("done"), timeout=5)
         await wait_until(lambda: rig.port.copies() == [1, 1])
     assert api_calls(simulator.calls, "add-instrumental") == 1
+
+
+# -- issue 23: hostile bodies, a flood of /healthz, a private /metrics ------------------------
+
+
+async def test_deeply_nested_json_is_a_clean_400(
+    rig: Rig, session: aiohttp.ClientSession, caplog: pytest.LogCaptureFixture
+) -> None:
+    malformed = web_module.metrics.CALLBACKS.labels("malformed")
+    before = malformed._value.get()
+    depth = 5_000  # far past json's recursion limit, under the 64 KiB body limit
+    for body in ("[" * depth + "]" * depth, '{"data":' * depth + "1" + "}" * depth):
+        with caplog.at_level(logging.DEBUG):
+            async with session.post(rig.url, data=body.encode()) as response:
+                assert response.status == 400
+                assert await response.json() == {"code": 400, "msg": "malformed callback"}
+    assert malformed._value.get() == before + 2
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+
+
+async def test_a_healthz_flood_checks_the_store_at_most_once_per_interval(
+    db_path: Path, music: MusicClient, session: aiohttp.ClientSession
+) -> None:
+    async with open_rig(db_path, music, start=False) as rig:
+        rig.web.store_check_every = 3600.0  # one check for the whole test
+        store = rig.store
+        statements: list[str] = []
+        await store._conn.set_trace_callback(statements.append)
+        try:
+
+            async def hit() -> int:
+                async with session.get(f"{rig.base}/healthz") as response:
+                    assert (await response.json())["checks"]["store"] is True
+                    return response.status
+
+            await asyncio.gather(*(hit() for _ in range(40)))  # at once: one check in flight
+            for _ in range(10):  # one after another: the kept answer
+                await hit()
+        finally:
+            await store._conn.set_trace_callback(None)
+        # One probe: one write transaction opened, for 50 hits.
+        assert sum(1 for s in statements if s.upper().startswith("BEGIN")) == 1, statements
+        rig.web.store_check_every = 0.0  # every hit checks again once the last one is done
+        statements.clear()
+        await store._conn.set_trace_callback(statements.append)
+        try:
+            for _ in range(3):
+                await hit()
+        finally:
+            await store._conn.set_trace_callback(None)
+        assert sum(1 for s in statements if s.upper().startswith("BEGIN")) == 3
+
+
+async def test_metrics_with_a_token_answer_only_its_bearer(
+    db_path: Path, music: MusicClient, session: aiohttp.ClientSession
+) -> None:
+    async with open_rig(db_path, music, start=False) as rig:
+        server = web_module.WebServer(
+            rig.service,
+            secret=SECRET,
+            gateway_connected=lambda: True,
+            host="127.0.0.1",
+            port=0,
+            metrics_token="scrape-me-please",
+        )
+        await server.start()
+        try:
+            base = f"http://127.0.0.1:{server.port}"
+            for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "scrape"}):
+                async with session.get(f"{base}/metrics", headers=headers) as response:
+                    assert response.status == 404
+            good = {"Authorization": "Bearer scrape-me-please"}
+            async with session.get(f"{base}/metrics", headers=good) as response:
+                assert response.status == 200 and "backline_tasks" in await response.text()
+            async with session.get(f"{base}/healthz") as response:
+                assert response.status in (200, 503)  # health stays open to the orchestrator
+        finally:
+            await server.stop()
