@@ -88,6 +88,7 @@ class Services:
             task_timeout=settings.task_timeout,
             retention_days=settings.task_retention_days,
             callbacks_enabled=public_url is not None,
+            task_cost=settings.suno_credits_per_task,
         )
         rules = lambda: Rules.from_settings(settings)  # noqa: E731 - read per request
         guild_settings = GuildSettings(store, rules)

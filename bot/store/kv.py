@@ -28,3 +28,21 @@ class KeyValueQueries(Database):
             "INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING", (key, value)
         )
         return await self.get_value(key) or value
+
+    async def claim_value(self, key: str, value: str) -> bool:
+        """Store `value` if the key is absent or empty; True if this call stored it. Of
+        many callers racing (tasks, processes), exactly one wins."""
+        changed = await self._write(
+            "INSERT INTO kv (key, value) VALUES (?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value WHERE kv.value = ''",
+            (key, value),
+        )
+        return changed == 1
+
+    async def swap_value(self, key: str, expected: str, value: str) -> bool:
+        """Replace `expected` by `value`; False (nothing changed) if the key held anything
+        else meanwhile."""
+        changed = await self._write(
+            "UPDATE kv SET value = ? WHERE key = ? AND value = ?", (value, key, expected)
+        )
+        return changed == 1

@@ -14,8 +14,9 @@ import pytest
 
 from bot.core.tasks import UNCONFIRMED_REASON, PollSchedule
 from bot.music import MusicClient
-from simulator import Simulator
-from tests.support.factories import make_client, new_task
+from simulator import Simulator, SimulatorConfig
+from tests.conftest import FAST
+from tests.support.factories import API_KEY, api_calls, make_client, new_task
 from tests.support.gateway import Gateway, gateway_json, open_gateway
 from tests.support.rig import open_rig
 from tests.support.waiting import settled, wait_until
@@ -107,3 +108,33 @@ async def test_unknown_running_or_missing_statuses_keep_the_task_followed(
         task, _ = await rig.service.request(new_task(f"{uploads}/voice.wav"))
         done = await settled(rig.service, task.id)
     assert done.state == "done" and rig.port.copies() == [1, 1]
+
+
+async def test_a_burst_of_credit_refusals_pauses_once_and_resumes_once_a_task_is_covered(
+    db_path: Path, session: aiohttp.ClientSession, uploads: str
+) -> None:
+    config = SimulatorConfig(api_key=API_KEY, credits=0.0, task_cost=10.0, **FAST)
+    async with Simulator(config) as sim:
+        music = make_client(session, sim.base_url, limit=100)
+        async with open_rig(
+            db_path, music, schedule=SCHEDULE, callbacks=False, task_cost=10.0, start=False
+        ) as rig:
+            notices: list[str] = []
+            rig.service.notices = notices.append
+            # Recorded before the scheduler starts: ten submissions leave together.
+            tasks = [
+                (await rig.service.request(new_task(f"{uploads}/voice.wav")))[0] for _ in range(10)
+            ]
+            await rig.service.resume()
+            await wait_until(lambda: api_calls(sim.calls, "add-instrumental", 429) >= 10)
+            sim.config.credits = 5.0  # below one task's cost: resuming would refuse again
+            checks = api_calls(sim.calls, "credit")
+            await wait_until(lambda: api_calls(sim.calls, "credit") >= checks + 3)
+            assert await rig.service.api.pause.current() is not None
+            sim.config.credits = 100.0  # a moderator tops up: ten tasks' worth
+            for task in tasks:
+                assert (await settled(rig.service, task.id)).state == "done"
+    pauses = [n for n in notices if n.startswith("⏸️")]
+    resumes = [n for n in notices if n.startswith("▶️")]
+    assert (len(pauses), len(resumes)) == (1, 1), notices
+    assert api_calls(sim.calls, "add-instrumental", 429) == 10  # none refused after resuming

@@ -50,6 +50,7 @@ async def open_rig(
     callbacks: bool = True,
     clock: Callable[[], float] | None = None,
     port: MemoryPort | None = None,
+    task_cost: float = 0.0,
 ) -> AsyncIterator[Rig]:
     """A fresh process on `db_path`; `web_port` lets a restarted one listen where the
     API's callbacks for the previous one go, and `port` hands it the previous one's
@@ -64,6 +65,7 @@ async def open_rig(
         task_timeout=task_timeout,
         callbacks_enabled=callbacks,
         clock=clock,
+        task_cost=task_cost,
     )
     port = port or MemoryPort()
     service.port = port

@@ -82,6 +82,7 @@ class ApiWork:
         callbacks_enabled: bool,
         clock: Callable[[], float],
         wake: Callable[[], None],
+        task_cost: float = 0.0,
     ) -> None:
         self.store = store
         self.client = client
@@ -93,7 +94,9 @@ class ApiWork:
         self._clock = clock
         self._wake = wake
         self._submitting = 0  # submissions whose API task id is not recorded yet
-        self.pause = SubmissionPause(store, client, clock=clock, check_every=schedule.pause_check)
+        self.pause = SubmissionPause(
+            store, client, clock=clock, check_every=schedule.pause_check, task_cost=task_cost
+        )
         self.ratios = DoneRatios(store, schedule)  # the scheduler refreshes it
 
     async def advance(self, task: TaskRow) -> None:

@@ -45,29 +45,27 @@ class SubmissionPause:
         *,
         clock: Callable[[], float],
         check_every: float,
+        task_cost: float = 0.0,
     ) -> None:
         self.store = store
         self.client = client
         self.check_every = check_every
+        # Resuming on less than one task's cost would only pause again at the next
+        # submission: the balance must cover one (and be above zero).
+        self.task_cost = task_cost
         self._clock = clock
         self.notify: Callable[[str], None] | None = None  # the moderators' log channels
 
     async def current(self) -> Paused | None:
-        raw = await self.store.get_value(PAUSE_KEY)
-        if not raw:
-            return None
-        try:
-            return Paused(**json.loads(raw))
-        except (TypeError, ValueError):
-            log.warning("unreadable pause record; submissions resume")
-            return None
+        return _read(await self.store.get_value(PAUSE_KEY))
 
     async def pause(self, exc: MusicAPIError) -> None:
-        if await self.current() is not None:
-            return
+        """Pause, unless paused already. Concurrent refusals (a burst of submissions, other
+        processes) race for one atomic write: only the winner announces the pause."""
         now = self._clock()
         paused = Paused(exc.reason, exc.code, since=now, next_check=now + self.check_every)
-        await self.store.set_value(PAUSE_KEY, json.dumps(asdict(paused)))
+        if not await self.store.claim_value(PAUSE_KEY, json.dumps(asdict(paused))):
+            return
         log.error(
             "music API refused submissions (code %d: %s); submissions are paused, the queue "
             "is kept, and the balance is checked every %.0f s",
@@ -82,10 +80,13 @@ class SubmissionPause:
         )
 
     async def check(self) -> bool:
-        """When a check is due, ask for the balance; resume if the key works and there are
-        credits. Returns whether submissions are still paused."""
-        paused = await self.current()
+        """When a check is due, ask for the balance; resume if the key works and the
+        balance covers a task. Returns whether submissions are still paused."""
+        raw = await self.store.get_value(PAUSE_KEY) or ""
+        paused = _read(raw)
         if paused is None:
+            if raw:  # unreadable: cleared, so that a later refusal can pause again
+                await self.store.swap_value(PAUSE_KEY, raw, "")
             return False
         now = self._clock()
         if now < paused.next_check:
@@ -95,11 +96,12 @@ class SubmissionPause:
         except MusicError as exc:
             log.warning("submissions still paused: the balance check failed (%s)", exc)
             credits = 0.0
-        if credits <= 0:
+        if credits <= 0 or credits < self.task_cost:
             later = Paused(paused.reason, paused.code, paused.since, now + self.check_every)
-            await self.store.set_value(PAUSE_KEY, json.dumps(asdict(later)))
+            await self.store.swap_value(PAUSE_KEY, raw, json.dumps(asdict(later)))
             return True
-        await self.store.set_value(PAUSE_KEY, "")
+        if not await self.store.swap_value(PAUSE_KEY, raw, ""):
+            return await self.current() is not None  # another process checked first
         log.warning(
             "music API accepts the key again (%.2f credits): submissions resume after %.0f s",
             credits,
@@ -114,6 +116,16 @@ class SubmissionPause:
     def _tell(self, text: str) -> None:
         if self.notify is not None:
             self.notify(text)
+
+
+def _read(raw: str | None) -> Paused | None:
+    if not raw:
+        return None
+    try:
+        return Paused(**json.loads(raw))
+    except (TypeError, ValueError):
+        log.warning("unreadable pause record; submissions resume")
+        return None
 
 
 def _for_moderators(exc: MusicAPIError) -> str:

@@ -42,6 +42,7 @@ class Lifecycle:
         api_workers: int = 16,
         delivery_workers: int = 4,
         clock: Callable[[], float] | None = None,
+        task_cost: float = 0.0,
     ) -> None:
         self.store = store
         self.client = client
@@ -57,6 +58,7 @@ class Lifecycle:
             callbacks_enabled=callbacks_enabled,
             clock=clock,
             wake=self.wake,
+            task_cost=task_cost,  # a paused queue resumes once the balance covers a task
         )
         self.delivery = DeliveryWork(
             store, schedule=self.schedule, clock=clock, pause=self.api.pause
