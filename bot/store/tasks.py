@@ -212,6 +212,19 @@ class TaskQueries(Database):
         )
         return changed == 1
 
+    async def drop_queued(self, task_id: int, reason: str, *, now: float) -> bool:
+        """A queued request whose place is gone for good: failed before it is ever sent
+        (its quota slot returns). False if it left the queue first: a claim for
+        submission and this drop cannot both win, so a sent request is never dropped."""
+        changed = await self._write(
+            f"UPDATE tasks SET state = '{TaskState.FAILED}', "  # noqa: S608 - constant
+            "error = ?, can_retry = 0, next_check_at = NULL, completed_at = ?, "
+            "quota_returned = 1, updated_at = ? "
+            f"WHERE id = ? AND state = '{TaskState.QUEUED}'",
+            (reason, now, now, task_id),
+        )
+        return changed == 1
+
     async def fail_interrupted_submissions(self, reason: str, *, now: float) -> list[int]:
         """Tasks left in 'submitting' by a process that is gone may or may not have reached
         the API. On SQLite that is every one at start-up; on PostgreSQL those whose

@@ -12,7 +12,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.core.tasks import UNCONFIRMED_REASON, PollSchedule
+from bot.core.tasks import UNCONFIRMED_REASON, PermanentDeliveryError, PollSchedule
 from bot.music import MusicClient
 from simulator import Simulator, SimulatorConfig
 from tests.conftest import FAST
@@ -138,3 +138,31 @@ async def test_a_burst_of_credit_refusals_pauses_once_and_resumes_once_a_task_is
     resumes = [n for n in notices if n.startswith("▶️")]
     assert (len(pauses), len(resumes)) == (1, 1), notices
     assert api_calls(sim.calls, "add-instrumental", 429) == 10  # none refused after resuming
+
+
+async def test_a_queued_request_whose_place_is_gone_is_never_sent(
+    db_path: Path, session: aiohttp.ClientSession, uploads: str
+) -> None:
+    config = SimulatorConfig(api_key=API_KEY, credits=0.0, task_cost=10.0, **FAST)
+    async with Simulator(config) as sim:
+        music = make_client(session, sim.base_url, limit=100)
+        async with open_rig(db_path, music, schedule=SCHEDULE, callbacks=False) as rig:
+            task, _ = await rig.service.request(new_task(f"{uploads}/voice.wav"))
+            await wait_until(rig.service.api.pause.current)  # out of credits: it waits
+            await wait_until(lambda: rig.port.shows >= 1)  # its card is in the channel
+            # The channel is deleted (or the bot leaves the server): Discord refuses for good.
+            rig.port.fail_with = lambda: PermanentDeliveryError("That channel is gone.")
+            rig.port.fail_shows = 10**6
+            await rig.store.mark_card_dirty([task.id], rig.service.now())
+            rig.service.wake()
+            await wait_until(lambda: rig.port.failed_shows >= 1)
+            sim.config.credits = 100.0  # the pause ends
+            done = await settled(rig.service, task.id)
+            await asyncio.sleep(3 * SCHEDULE.pause_check)  # time for a wrong submission
+        assert sum(sim.charges.values()) == 0 and not sim.tasks  # never charged
+    assert (
+        done.state == "failed"
+        and done.quota_returned
+        and "nothing was charged" in (done.error or "")
+    )
+    assert [t for t, _ in rig.port.given_up] == [task.id]  # the requester is told, once

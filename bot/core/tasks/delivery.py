@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 # transient errors; with the backoff doubling up to its cap that is minutes, not forever.
 MAX_ATTEMPTS = 8
 KEPT_FAILING = "Discord kept failing when I tried to post there, so I stopped trying."
+PLACE_GONE = "It was not sent to the music service (nothing was charged): its place is gone."
 
 
 class DeliveryWork:
@@ -101,6 +102,15 @@ class DeliveryWork:
         await self.store.card_gave_up(
             task.id, reason, updated_at=task.updated_at, retry_at=retry_at
         )
+        if permanent is not None and await self.store.drop_queued(
+            task.id, f"{PLACE_GONE} {permanent}", now=self._clock()
+        ):
+            # Its results could never be posted: a request still queued is never sent
+            # (e.g. when a pause ends), so it is never charged. The requester hears why.
+            log.warning("task %d: dropped before submission, its place is gone", task.id)
+            dropped = await self.store.get_task(task.id)
+            await self._tell(dropped or task, permanent)
+            return
         if task.card_message_id is None:
             # Never placed, so none of its tracks can be posted either: they end here
             # (tracks that finish later end at the next try), and the requester hears why.

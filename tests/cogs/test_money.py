@@ -1,0 +1,42 @@
+"""Money safety where the member's side matters (issue 21): through real discord.py in
+simcord, the bot, and the simulator over HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+from bot.store import TaskState
+from tests.cogs.test_delivery_faults import requested
+from tests.harness import Harness, World
+from tests.support.waiting import wait_until
+
+
+async def test_a_request_queued_in_a_pause_is_not_sent_once_the_bot_left_the_server(
+    harness: Harness, world: World
+) -> None:
+    sim = harness.simulator
+    sim.config.credits = 0.0  # every submission is refused: the queue pauses
+    async with requested(harness, world) as run:
+        harness.env.backend.remove_guild(world.guild.id)  # the card is posted; then this
+        run.start()
+        await wait_until(harness.bot.lifecycle.api.pause.current)
+        # The pause redraws the card, which can no longer be: the request is dropped and
+        # the requester told by DM.
+        await wait_until(run.dms)
+        sim.config.credits = 500.0  # the pause ends
+        await wait_until(_resumed(harness))
+        await asyncio.sleep(0.5)  # time for a wrong submission
+        task = await run.task()
+
+    assert task.state == TaskState.FAILED and task.quota_returned
+    assert sum(sim.charges.values()) == 0 and not sim.tasks  # never charged
+    [dm] = run.dms()
+    assert "nothing was charged" in dm.content
+
+
+def _resumed(harness: Harness) -> Callable[[], Awaitable[bool]]:
+    async def resumed() -> bool:
+        return await harness.bot.lifecycle.api.pause.current() is None
+
+    return resumed
