@@ -154,14 +154,11 @@ class Page:
             "you": str(you.id),
             "channels": view.channels(env, guild.id),
             "channel": str(channel_id),
-            "messages": view.messages(env, channel_id, you.id, names, self._asset),
+            "messages": view.messages(env, channel_id, you.id, names),
             "commands": view.commands(env, you.id, channel_id),
             "demos": [name for name, _ in pg.demos],
         }
         return web.json_response(body, dumps=_dumps)
-
-    def _asset(self, url: str) -> str:
-        return url  # attachments are served here; covers by the simulator, on loopback
 
     # ----------------------------------------------------------------------- acting
 
@@ -294,7 +291,7 @@ class Page:
             for role in guild.roles.values():
                 if str(role.id) == str(value["role"]):
                     return role
-        if "user" in value:
+        if "user" in value:  # the page's only member is the visitor
             return self.playground.you
         raise ActionError("That option's value is not understood.")
 

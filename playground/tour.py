@@ -21,6 +21,7 @@ CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",  # we run as root (CI too), where Chromium's sandbox cannot start
     "--disable-gpu",
+    "--disable-dev-shm-usage",  # containers often have a small /dev/shm
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
 import simcord
@@ -161,15 +159,17 @@ def channels(env: simcord.Env, guild_id: int) -> list[dict[str, Any]]:
 
 
 def messages(
-    env: simcord.Env, channel_id: int, viewer_id: int, names: Names, asset: Callable[[str], str]
+    env: simcord.Env, channel_id: int, viewer_id: int, names: Names
 ) -> list[dict[str, Any]]:
     backend = env.backend
     stored = sorted(backend.messages.get(channel_id, {}).values(), key=lambda m: m.id)
     visible = [m for m in stored if m.visible_to(viewer_id)][-HISTORY:]
-    return [message(env, m, names, asset) for m in visible]
+    return [message(env, m, names) for m in visible]
 
 
-def message(env: simcord.Env, m: Any, names: Names, asset: Callable[[str], str]) -> dict[str, Any]:
+def message(env: simcord.Env, m: Any, names: Names) -> dict[str, Any]:
+    """One message. Attachment URLs are the page's own (`/cdn/<secret>/…`); covers are the
+    music API's, on loopback."""
     backend = env.backend
     author = backend.users.get(m.author_id)
     thread = backend.channels.get(m.id)  # a thread started from a message has its id
@@ -188,10 +188,9 @@ def message(env: simcord.Env, m: Any, names: Names, asset: Callable[[str], str])
         "at": m.timestamp,
         "edited": m.edited_timestamp is not None,
         "ephemeral": bool(m.flags & EPHEMERAL),
-        "system": m.type not in (0, 19, 20),
         "html": _thread_created(m, names) or (markdown(m.content, names) if m.content else ""),
-        "embeds": [embed(e, names, asset) for e in m.embeds],
-        "attachments": [attachment(a, asset) for a in m.attachments],
+        "embeds": [embed(e, names) for e in m.embeds],
+        "attachments": [attachment(a) for a in m.attachments],
         "rows": [row(r) for r in m.components if r.get("type") == 1],
         "thread": started,
     }
@@ -215,10 +214,9 @@ def _int(value: Any) -> int | None:
         return None
 
 
-def embed(e: dict[str, Any], names: Names, asset: Callable[[str], str]) -> dict[str, Any]:
+def embed(e: dict[str, Any], names: Names) -> dict[str, Any]:
     def image(key: str) -> str | None:
-        url = (e.get(key) or {}).get("url")
-        return asset(url) if url else None
+        return _safe_url((e.get(key) or {}).get("url"))
 
     return {
         "color": f"#{e['color']:06x}" if e.get("color") is not None else None,
@@ -241,9 +239,9 @@ def embed(e: dict[str, Any], names: Names, asset: Callable[[str], str]) -> dict[
     }
 
 
-def attachment(a: dict[str, Any], asset: Callable[[str], str]) -> dict[str, Any]:
+def attachment(a: dict[str, Any]) -> dict[str, Any]:
     kind = (a.get("content_type") or "").split("/")[0]
-    return {"name": a["filename"], "url": asset(a["url"]), "kind": kind, "size": a.get("size", 0)}
+    return {"name": a["filename"], "url": a["url"], "kind": kind, "size": a.get("size", 0)}
 
 
 def row(r: dict[str, Any]) -> list[dict[str, Any]]:
@@ -373,7 +371,3 @@ def _option(o: dict[str, Any]) -> dict[str, Any]:
 
 def _safe_url(url: str | None) -> str | None:
     return url if url and url.startswith(SAFE_SCHEMES) else None
-
-
-def iso_ms(value: str) -> int:
-    return int(datetime.fromisoformat(value).timestamp() * 1000)
