@@ -44,6 +44,7 @@ SIMULATOR_SPEED = 1 / 6
 NO_TOKEN = "playground-needs-no-token"  # noqa: S105 - simcord's Discord takes any
 DATA_DIR = Path("data/playground")
 BOT_NAME = "backline"
+SETTLE_SECONDS = 60.0
 WELCOME = (
     "👋 This is backline's playground: the real bot in a Discord that lives in this page. "
     "Play a demo below, then type `/instrumental`, attach it (or a recording of yours), pick "
@@ -87,6 +88,7 @@ class Playground:
     page: Page | None = None
     demos: list[tuple[str, bytes]] = field(default_factory=list)
     _session: aiohttp.ClientSession | None = None
+    _cdn_before: str | None = None
 
     async def start(self) -> str:
         refuse_hosted_api(self.overrides)
@@ -98,6 +100,7 @@ class Playground:
         # The page's server first: attachment URLs point at it (behind its secret).
         self.page = Page(self)
         await self.page.start(self.port)
+        self._cdn_before = simcord.backend.cdn.CDN_BASE  # simcord's is module-wide
         simcord.backend.cdn.CDN_BASE = self.page.cdn_base
         # The built-in music API, in process, behind a key of this session's own; nothing
         # calls the bot back (it has no public address here), so no callbacks are attempted.
@@ -132,7 +135,9 @@ class Playground:
             schedule=schedule,
             run_background=False,
         )
-        self.env = simcord.Env(self.bot)
+        # A visitor's own recording (up to 25 MB) is read and checked before the bot
+        # answers: on a slow machine that is more than simcord's default 5 s.
+        self.env = simcord.Env(self.bot, settle_timeout=SETTLE_SECONDS)
         self.env.backend.clock = WallClock()
         self.env.backend.bot_user.name = BOT_NAME
         await self.env.start()
@@ -174,6 +179,8 @@ class Playground:
             await self._session.close()
         if self.simulator is not None:
             await self.simulator.close()
+        if self._cdn_before is not None:
+            simcord.backend.cdn.CDN_BASE, self._cdn_before = self._cdn_before, None
 
 
 def refuse_hosted_api(overrides: Mapping[str, Any]) -> None:

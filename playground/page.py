@@ -181,6 +181,9 @@ class Page:
         except (simcord.SetupError, simcord.BackendError) as exc:
             # Discord itself refusing (a missing permission, an option out of range).
             return web.json_response({"error": str(exc)}, status=400)
+        except TimeoutError:
+            # simcord stopped waiting for the bot to settle; its answer still comes.
+            return web.json_response({"ok": True, "note": "The bot is still working on it."})
         return web.json_response({"ok": True, **(answer or {})})
 
     async def _do_slash(self, body: dict[str, Any]) -> dict[str, Any] | None:
