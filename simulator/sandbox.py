@@ -18,15 +18,14 @@ How it listens (numbers at 11 025 Hz, the input's first :data:`ANALYSIS_SECONDS`
 
 Pure NumPy and the standard library: no model weights, no I/O, no event loop. It is CPU
 work (well under a second for a minute of input): callers on an event loop run it in a
-worker thread. Only WAV is decoded (``wave``: integer PCM); for anything else
-``decode`` answers None and the caller falls back to its tone.
+worker thread. Every format the bot accepts is decoded (:mod:`bot.media`, FFmpeg); for
+what holds no audio ``decode`` answers None and the caller falls back to its tone.
 """
 
 from __future__ import annotations
 
 import io
 import math
-import struct
 import wave
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -34,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from bot.audio import SNIFF_BYTES, sniff_audio
+from bot.media import pcm
 
 __all__ = [
     "ANALYSIS_SECONDS",
@@ -73,53 +72,17 @@ NOTE_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 def decode(data: bytes) -> Signal | None:
     """The recording as mono float samples at :data:`RATE`, cut at :data:`MAX_SECONDS`.
 
-    None when it is not a WAV the ``wave`` module reads (integer PCM, 8 to 32 bits), or
-    holds no samples. Never raises for bad input.
+    Whatever the bot accepts decodes here (FFmpeg's decoders, through
+    :func:`bot.media.pcm`): a voice message's Opus, a phone's AAC, a video's sound,
+    FLAC, MP3, WAV. None when it holds no audio. Never raises for bad input.
     """
-    if sniff_audio(data[:SNIFF_BYTES]) != "wav":
+    decoded = pcm(data, RATE, MAX_SECONDS)
+    if decoded is None:
         return None
-    try:
-        with wave.open(io.BytesIO(data), "rb") as reader:
-            channels = reader.getnchannels()
-            width = reader.getsampwidth()
-            rate = reader.getframerate()
-            if not (1 <= channels <= 32 and width in (1, 2, 3, 4) and 1000 <= rate <= 384000):
-                return None
-            raw = reader.readframes(min(reader.getnframes(), int(MAX_SECONDS * rate)))
-    except (wave.Error, EOFError, struct.error, ValueError, OverflowError):
-        return None
-    frame_bytes = channels * width
-    raw = raw[: len(raw) // frame_bytes * frame_bytes]  # a truncated last frame
-    if not raw:
-        return None
-    pcm = _pcm_to_float(raw, width).reshape(-1, channels).mean(axis=1, dtype=np.float32)
-    samples = _resample(pcm, rate, RATE)
+    raw, channels = decoded
+    frames = np.frombuffer(raw, dtype=np.float32).reshape(-1, channels)
+    samples: Signal = frames.mean(axis=1, dtype=np.float32)
     return samples if samples.size else None
-
-
-def _pcm_to_float(raw: bytes, width: int) -> Signal:
-    if width == 1:  # unsigned 8-bit
-        return (np.frombuffer(raw, np.uint8).astype(np.float32) - 128.0) / 128.0
-    if width == 3:
-        b = np.frombuffer(raw, np.uint8).reshape(-1, 3).astype(np.int32)
-        value = b[:, 0] | (b[:, 1] << 8) | (b[:, 2] << 16)
-        value = np.where(value >= 1 << 23, value - (1 << 24), value)
-        return value.astype(np.float32) / float(1 << 23)
-    kind = "<i2" if width == 2 else "<i4"
-    return np.frombuffer(raw, kind).astype(np.float32) / float(1 << (8 * width - 1))
-
-
-def _resample(x: Signal, rate: int, target: int) -> Signal:
-    """Linear interpolation, after a box filter against aliasing when going down."""
-    if rate == target or x.size == 0:
-        return x.astype(np.float32, copy=False)
-    ratio = rate / target
-    width = round(ratio)
-    if width > 1:
-        x = np.convolve(x, np.full(width, 1.0 / width, np.float32), mode="same")
-    count = round(x.size / ratio)
-    out: Signal = np.interp(np.arange(count) * ratio, np.arange(x.size), x).astype(np.float32)
-    return out
 
 
 # ---------------------------------------------------------------------------- analysis

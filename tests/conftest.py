@@ -16,6 +16,7 @@ from bot.store import PgStore, Store
 from simulator import Simulator, SimulatorConfig
 from tests.support.factories import API_KEY, make_client
 from tests.support.postgres import drop_database, fresh_postgres
+from tests.support.recordings import Takes, make_takes
 from tests.support.servers import serve
 
 # The Discord side (simcord, the bot, a CDN for attachments) for tests of bot/app and cogs/.
@@ -31,6 +32,12 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 FAST = {"text_delay": 0.1, "first_delay": 0.2, "complete_delay": 0.3}
 # The production schedule's shape at 1/200 of its scale (first check after 0.175 s).
 FAST_SCHEDULE = PollSchedule().scaled(1 / 200)
+
+
+@pytest.fixture(scope="session")
+def takes() -> Takes:
+    """Real recordings (voice message, phone takes, lying files), encoded once per run."""
+    return make_takes()
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
-from bot.audio import inspect_audio
+from bot import media
 from bot.core import validate
 from bot.core.guilds import DEFAULT_FIELDS, GuildConfig, GuildSettings, Limits, Rules
 from bot.core.tasks import Lifecycle
@@ -47,6 +47,8 @@ class Options:
     audio_weight: float | None = None
     vocal_gender: str | None = None
     model: str | None = None
+    start: float | None = None  # seconds into a long take
+    length: float | None = None  # seconds of it to use
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +60,7 @@ class Recording:
     size: int | None
     read: Callable[[], Awaitable[bytes]]  # raises Refusal when it cannot be read
     owner_id: int | None = None  # who posted it, when not the member asking (a jam checks)
+    voice: bool = False  # a Discord voice message (no file name the member chose)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,10 +82,28 @@ class Request:
 
 
 @dataclass(frozen=True, slots=True)
+class Checked:
+    """A recording decoded to its last frame: its bytes, and what goes to the API."""
+
+    audio: bytes  # the member's file
+    decoded: media.Decoded
+
+    @property
+    def sent(self) -> bytes | None:
+        """The transcoded part the bot must post for the API to fetch; None: the member's
+        file goes as it is."""
+        return self.decoded.sent
+
+
+@dataclass(frozen=True, slots=True)
 class Accepted:
     task: TaskRow
     created: bool  # False: this request was recorded before (its card is on its way)
     audio: bytes  # the checked recording, for the caller to repost next to the card
+    # What the API must fetch instead (transcoded or trimmed), posted by the caller, whose
+    # URL it hands to `Lifecycle.placed`; None: the member's file is the uploadUrl.
+    sent: bytes | None = None
+    sent_kind: str | None = None
 
 
 def megabytes(size: int) -> str:
@@ -90,11 +111,9 @@ def megabytes(size: int) -> str:
     return f"{value:.0f} MB" if value >= 100 else f"{value:.3g} MB"
 
 
-def seconds_text(seconds: float) -> str:
-    if seconds < 90:
-        return f"{seconds:.3g} seconds"
-    whole = round(seconds)
-    return f"{whole // 60}:{whole % 60:02d} minutes"
+seconds_text = media.seconds_text
+QUIET_DBFS = -50.0  # a take whose loudest half second is quieter holds nothing to follow
+DECODERS = 2  # recordings decoded at once (CPU and memory: one core each)
 
 
 def title_from_filename(filename: str) -> str:
@@ -102,6 +121,13 @@ def title_from_filename(filename: str) -> str:
     stem, dot, _ = filename.rpartition(".")
     stem = stem if dot and stem else filename
     return " ".join(stem.replace("_", " ").split())[:TITLE_MAX] or "Untitled"
+
+
+def default_title(recording: Recording, now: float) -> str:
+    """A voice message's file name is Discord's ("voice-message.ogg"): name it by its date."""
+    if recording.voice:
+        return f"Voice memo {datetime.fromtimestamp(now, UTC):%Y-%m-%d %H:%M}"
+    return title_from_filename(recording.filename)
 
 
 class Intake:
@@ -114,6 +140,7 @@ class Intake:
         self.lifecycle = lifecycle
         self.rules = rules
         self.guilds = guilds
+        self._decoding = asyncio.Semaphore(DECODERS)
 
     async def take(self, request: Request) -> Accepted:
         """Check and record a request, or raise `Refusal`. Cheap checks come first; the
@@ -128,12 +155,18 @@ class Intake:
         if request.guild_id is not None:  # early, before the recording is downloaded
             usage = await store.usage(request.guild_id, request.user_id, quota.since, new.jam_id)
             quota.admit(usage)
-        audio = await self.checked_audio(request.recording, rules)
+        checked = await self.checked_audio(request.recording, rules, request.options)
+        decoded = checked.decoded
         placing_until = self.lifecycle.now() + PLACING_WINDOW
-        task, created = await self.lifecycle.request(
-            replace(new, placing_until=placing_until), admit=quota.admit, since=quota.since
+        new = replace(
+            new,
+            placing_until=placing_until,
+            # A transcoded part is submitted once the caller has posted it (`placed`).
+            upload_url="" if checked.sent is not None else new.upload_url,
+            input_sent=decoded.sent_note and f"{decoded.sent_note} (from {decoded.described})",
         )
-        return Accepted(task, created, audio)
+        task, created = await self.lifecycle.request(new, admit=quota.admit, since=quota.since)
+        return Accepted(task, created, checked.audio, checked.sent, decoded.sent_kind)
 
     async def jam_for(self, request: Request) -> JamRow | None:
         """In a jam's thread a request is an entry, while the jam takes entries."""
@@ -181,7 +214,8 @@ class Intake:
         title = " ".join((options.title or "").split())
         if len(title) > TITLE_MAX:
             raise Refusal(f"The title can be at most {TITLE_MAX} characters (yours: {len(title)}).")
-        title = title or title_from_filename(request.recording.filename)
+        title = title or default_title(request.recording, self.lifecycle.now())
+        validate.part(options.start, options.length)
         tags = validate.tags("tags", chosen["tags"]) or rules.default_tags
         negative_tags = (
             validate.tags("negative_tags", chosen["negative_tags"]) or rules.default_negative_tags
@@ -224,8 +258,14 @@ class Intake:
             anonymous=bool(jam and jam.anonymous),
         )
 
-    async def checked_audio(self, recording: Recording, rules: Rules) -> bytes:
-        """The recording's bytes once it is sure to be audio of an accepted size and length."""
+    async def checked_audio(
+        self,
+        recording: Recording,
+        rules: Rules,
+        options: Options = Options(),  # noqa: B008
+    ) -> Checked:
+        """The recording decoded to its last frame (off the event loop), once it is sure to
+        be audio of an accepted size, length and loudness."""
         if recording.size == 0:
             raise Refusal("That file is empty: attach the recording itself.")
         if recording.size is not None and recording.size > rules.input_max_bytes:
@@ -238,24 +278,56 @@ class Intake:
             raise Refusal("That file is empty: attach the recording itself.")
         if len(data) > rules.input_max_bytes:
             raise Refusal(f"Recordings can be at most {megabytes(rules.input_max_bytes)}.")
-        info = await asyncio.to_thread(inspect_audio, data)
-        if info is None:
+        window = media.Window(options.start or 0.0, options.length)
+        try:
+            async with self._decoding:
+                decoded = await asyncio.to_thread(
+                    media.decode, data, window, max_seconds=rules.input_max_seconds
+                )
+        except media.Unreadable as exc:
+            raise Refusal(str(exc)) from None
+        check_length(decoded, window, rules)
+        if decoded.loudest < QUIET_DBFS:
             raise Refusal(
-                "That file isn't a recording I can read: attach MP3, WAV, OGG, FLAC or M4A audio."
+                "That recording is silent: there is nothing in it to build on."
+                if decoded.loudest == -math.inf
+                else f"That recording is too quiet to use (its loudest moment is "
+                f"{decoded.loudest:.0f} dB): record closer to the microphone or turn the "
+                "level up. Nothing was sent."
             )
-        duration = info.duration
-        if duration is not None:
-            if duration < rules.input_min_seconds:
-                raise Refusal(
-                    f"That recording is {seconds_text(duration)} long; it must be at least "
-                    f"{seconds_text(rules.input_min_seconds)}."
-                )
-            if duration > rules.input_max_seconds:
-                raise Refusal(
-                    f"That recording is {seconds_text(duration)} long; it can be at most "
-                    f"{seconds_text(rules.input_max_seconds)}."
-                )
-        return data
+        return Checked(data, decoded)
+
+
+def check_length(decoded: media.Decoded, window: media.Window, rules: Rules) -> None:
+    """The whole take, then the part chosen with `start` and `length`, within the limits."""
+    duration, low, high = decoded.duration, rules.input_min_seconds, rules.input_max_seconds
+    if duration < low:
+        raise Refusal(
+            f"That recording is {seconds_text(duration)} long; it must be at least "
+            f"{seconds_text(low)}."
+        )
+    if window.start >= duration:
+        raise Refusal(
+            f"That recording is {seconds_text(duration)} long, so it has nothing after your "
+            f"start ({seconds_text(window.start)})."
+        )
+    if decoded.used < low:
+        raise Refusal(
+            f"The part you chose is {seconds_text(decoded.used)} long; it must be at least "
+            f"{seconds_text(low)}."
+        )
+    if decoded.used > high:
+        if window.whole:
+            raise Refusal(
+                f"That recording is {seconds_text(duration)} long; I can use at most "
+                f"{seconds_text(high)} of it. Pick the part to use with the `start` and "
+                f"`length` options, in seconds: e.g. `start: 60 length: {high:g}` uses "
+                f"{seconds_text(high)} from 1:00."
+            )
+        raise Refusal(
+            f"The part you chose is {seconds_text(decoded.used)} long; it can be at most "
+            f"{seconds_text(high)}: give a shorter `length`."
+        )
 
 
 def check_access(config: GuildConfig, request: Request) -> None:

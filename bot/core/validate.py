@@ -77,3 +77,28 @@ def gender(value: str | None) -> str | None:
     if code is None:
         raise Refusal("Vocal gender can be male or female.")
     return code
+
+
+def part(start: float | None, length: float | None) -> None:
+    """`start` and `length` (seconds) of a long take: a start from 0, a length above 0."""
+    if start is not None and (not math.isfinite(start) or start < 0):
+        raise Refusal(f"Start is where to begin, in seconds from 0 (yours: {start:g}).")
+    if length is not None and (not math.isfinite(length) or length <= 0):
+        raise Refusal(f"Length is how many seconds to use, above 0 (yours: {length:g}).")
+
+
+def seconds(name: str, text: str) -> float | None:
+    """A time a member typed: `90`, `1:30` or `1:02:03`; None when empty."""
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        parts = [float(p) for p in text.split(":")]
+    except ValueError:
+        raise Refusal(f"{name} is a time like 90 or 1:30 (yours: {text}).") from None
+    if len(parts) > 3 or any(p < 0 or not math.isfinite(p) for p in parts):
+        raise Refusal(f"{name} is a time like 90 or 1:30 (yours: {text}).")
+    total = 0.0
+    for p in parts:
+        total = total * 60 + p
+    return total

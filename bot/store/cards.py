@@ -16,6 +16,7 @@ from bot.store.database import Database
 from bot.store.processes import lease_free, lease_params
 from bot.store.rows import TaskRow
 from bot.store.sql import CARD_DUE_AT
+from bot.store.states import TaskState
 
 log = logging.getLogger(__name__)
 
@@ -28,14 +29,21 @@ class CardQueries(Database):
         thread_id: int | None,
         card_message_id: int | None,
         input_message_id: int | None = None,
+        upload_url: str | None = None,
         now: float | None = None,
     ) -> None:
         """The card is posted: record where, close the placing window, and have the
-        scheduler redraw the card at once from its real place."""
+        scheduler redraw the card at once from its real place. A task waiting for its
+        posted part (`upload_url` '') takes `upload_url` and is due at once (without one,
+        its submission fails, unpaid)."""
         await self._write(
-            "UPDATE tasks SET thread_id = coalesce(:thread_id, thread_id), "
+            "UPDATE tasks SET thread_id = coalesce(:thread_id, thread_id), "  # noqa: S608 - constant
             "card_message_id = coalesce(:card_message_id, card_message_id), "
             "input_message_id = coalesce(:input_message_id, input_message_id), "
+            f"next_check_at = CASE WHEN upload_url = '' AND state = '{TaskState.QUEUED}' "
+            "THEN :now ELSE next_check_at END, "
+            "upload_url = CASE WHEN upload_url = '' THEN coalesce(:upload_url, '') "
+            " ELSE upload_url END, "
             "placing_until = NULL, card_dirty = 1, card_retry_at = 0, card_attempts = 0, "
             "card_error = NULL, updated_at = :now "
             "WHERE id = :id",
@@ -44,6 +52,7 @@ class CardQueries(Database):
                 "thread_id": thread_id,
                 "card_message_id": card_message_id,
                 "input_message_id": input_message_id,
+                "upload_url": upload_url,
                 "now": time.time() if now is None else now,
             },
         )

@@ -41,6 +41,9 @@ class NewTask:
     origin: str = "slash"  # slash, menu, reroll, tweak, retry, jam
     jam_id: int | None = None  # an entry of this jam
     anonymous: bool = False  # shown without the requester's name until the jam's results
+    # What was sent when the member's file could not go as it is (transcoded, trimmed); the
+    # upload_url is then "" until the caller has posted that part (`set_discord_place`).
+    input_sent: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +105,7 @@ class TaskRow:
     first_after: float | None = None  # the first track was ready after this poll…
     first_seen: float | None = None  # …and by this one
     done_after: float | None = None  # done after this poll, by completed_at
+    input_sent: str | None = None  # what was sent in place of the member's file
 
     @property
     def active(self) -> bool:

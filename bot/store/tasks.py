@@ -41,6 +41,9 @@ class TaskQueries(Database):
         """
         now = time.time() if now is None else now
         values = [getattr(new, name) for name in _NEW_TASK_COLUMNS]
+        # A part the creator still has to post (no upload_url yet) waits for it; if the
+        # placing window closes first, the submission finds no URL and fails, unpaid.
+        due = now if new.upload_url else max(now, new.placing_until or now)
 
         async def insert(conn: Conn) -> bool:
             seen = await conn.fetchone(
@@ -55,7 +58,7 @@ class TaskQueries(Database):
                 f"INSERT INTO tasks ({', '.join(_NEW_TASK_COLUMNS)}, "  # noqa: S608 - constant
                 "created_at, updated_at, next_check_at) "
                 f"VALUES ({', '.join('?' * len(_NEW_TASK_COLUMNS))}, ?, ?, ?)",
-                [*values, now, now, now],
+                [*values, now, now, due],
             )
             return changed == 1
 

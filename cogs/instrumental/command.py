@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import logging
 from dataclasses import replace
+from pathlib import PurePosixPath
 from typing import TYPE_CHECKING
 
 import discord
@@ -36,6 +37,7 @@ GENDER_CHOICES = ("male", "female")
 Weight = app_commands.Range[float, 0.0, 1.0]
 Tags = app_commands.Range[str, 1, TAGS_MAX]
 Title = app_commands.Range[str, 1, TITLE_MAX]
+Seconds = app_commands.Range[float, 0.0, 24 * 3600.0]
 GOT_IT_LATER = "Got it! Your card will appear in this channel shortly."
 
 
@@ -70,7 +72,7 @@ class Instrumental(commands.Cog):
         @app_commands.command(name="instrumental")
         @app_commands.guild_only()
         @app_commands.describe(
-            audio="Your vocal or melody recording (MP3, WAV, OGG, FLAC, M4A…)",
+            audio="Your vocal or melody recording (MP3, WAV, OGG, FLAC, M4A, a video…)",
             tags="Style, mood, instruments, e.g. 'lo-fi hip hop, warm piano, brushed drums'",
             negative_tags="What to avoid, e.g. 'heavy metal, distortion'",
             title="Title of the track (defaults to the file name)",
@@ -79,6 +81,8 @@ class Instrumental(commands.Cog):
             audio_weight="How closely to follow your recording, from 0 to 1",
             vocal_gender="Voice to favour when the track has vocals",
             model="Which music model to use",
+            start="Where to start in a long recording, in seconds",
+            length="How many seconds of it to use (at most 8 minutes)",
         )
         @app_commands.choices(vocal_gender=gender_choices, model=model_choices)
         async def instrumental(
@@ -92,6 +96,8 @@ class Instrumental(commands.Cog):
             audio_weight: Weight | None = None,
             vocal_gender: str | None = None,
             model: str | None = None,
+            start: Seconds | None = None,
+            length: Seconds | None = None,
         ) -> None:
             """Add a full instrumental around your vocal or melody recording."""
             options = Options(
@@ -103,6 +109,8 @@ class Instrumental(commands.Cog):
                 audio_weight=audio_weight,
                 vocal_gender=vocal_gender,
                 model=model,
+                start=start,
+                length=length,
             )
             await cog.instrumental(interaction, audio, options)
 
@@ -140,9 +148,7 @@ class Instrumental(commands.Cog):
             )
             return
         try:
-            place, thread_refused = await self._place(
-                interaction, channel, recording.filename, accepted
-            )
+            place, thread_refused = await self._place(interaction, channel, recording, accepted)
         except Exception:
             # Recorded means paid for soon: never say "try again" now, that charges twice.
             # The scheduler posts the card instead, as after a crash.
@@ -170,22 +176,21 @@ class Instrumental(commands.Cog):
         self,
         interaction: discord.Interaction,
         channel: Postable,
-        filename: str,
+        recording: Recording,
         accepted: Accepted,
     ) -> tuple[Place, bool]:
         """The card, its thread and the input recording at the head of it, recorded: every
-        later update goes by these stored ids."""
+        later update goes by these stored ids (and a transcoded part's URL is what the API
+        fetches)."""
         view = await self.bot.lifecycle.view(accepted.task.id)
         assert view is not None
         upload_limit = interaction.guild.filesize_limit if interaction.guild else 10 * 1024**2
-        fits = len(accepted.audio) <= upload_limit
+        files, note = input_post(accepted, recording.filename, upload_limit)
         place, thread_refused = await self.delivery.placement.post_card(
             channel,
             view,
-            input_file=discord.File(io.BytesIO(accepted.audio), filename=filename)
-            if fits
-            else None,
-            input_note=None if fits else render.input_note(filename),
+            input_files=files,
+            input_note=note,
             # A thread the bot cannot post in would swallow every update.
             threads=channel_permissions(interaction, channel).send_messages_in_threads,
         )
@@ -194,5 +199,29 @@ class Instrumental(commands.Cog):
             card_message_id=place.card_message_id,
             thread_id=place.thread_id,
             input_message_id=place.input_message_id,
+            upload_url=place.input_url if accepted.sent is not None else None,
         )
         return place, thread_refused
+
+
+def input_post(
+    accepted: Accepted, filename: str, upload_limit: int
+) -> tuple[list[discord.File], str | None]:
+    """The files heading the thread, and the note above them (None: the usual one). A part
+    the bot transcoded or trimmed comes first (the API fetches it from there), the member's
+    own file beside it when both fit."""
+    original = discord.File(io.BytesIO(accepted.audio), filename=filename)
+    if accepted.sent is None:
+        if len(accepted.audio) <= upload_limit:
+            return [original], None
+        return [], render.input_note(filename)
+    sent = discord.File(
+        io.BytesIO(accepted.sent), filename=f"{PurePosixPath(filename).stem}.{accepted.sent_kind}"
+    )
+    both = len(accepted.sent) + len(accepted.audio) <= upload_limit
+    note = (
+        f"🎙️ Input recording from {render.requester(accepted.task)}, sent to the music service "
+        f"as {accepted.task.input_sent}"
+        + ("; the original is attached too." if both else " (the original is too big to repost).")
+    )
+    return ([sent, original] if both else [sent]), note

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
+from bot.core import validate
 from bot.core.intake import Options
 from bot.errors import Refusal
 from cogs._ui import clip, send_private
@@ -17,12 +18,14 @@ from cogs.instrumental.requests import recording_of, usable_channel
 if TYPE_CHECKING:
     from cogs.instrumental.command import Instrumental
 
-AUDIO_SUFFIXES = {".mp3", ".wav", ".ogg", ".oga", ".opus", ".flac", ".m4a", ".aac", ".aif", ".aiff"}
+AUDIO_SUFFIXES = {".mp3", ".wav", ".ogg", ".oga", ".opus", ".flac", ".m4a", ".aac", ".aif", ".aiff",
+                  ".mp4", ".mov", ".webm", ".m4v", ".weba"}  # fmt: skip
 MESSAGE_LINK = re.compile(r"https://(?:\w+\.)?discord(?:app)?\.com/channels/(\d+)/(\d+)/(\d+)")
 MAX_FILES = 25  # a select's options
 NO_AUDIO = (
     "That message has no audio file I can use. Pick a message with a recording attached "
-    "(MP3, WAV, OGG, FLAC, M4A…), or use `/instrumental` and attach one."
+    "(MP3, WAV, OGG, FLAC, M4A…), a voice message or a video with sound, or use "
+    "`/instrumental` and attach one."
 )
 
 
@@ -30,7 +33,7 @@ def audio_files(message: discord.Message) -> list[discord.Attachment]:
     return [
         a
         for a in message.attachments
-        if (a.content_type or "").startswith("audio/")
+        if (a.content_type or "").startswith(("audio/", "video/"))
         or PurePosixPath(a.filename.lower()).suffix in AUDIO_SUFFIXES
     ]
 
@@ -90,12 +93,20 @@ class AddForm(discord.ui.Modal, title="Add instrumental"):
     title_text: discord.ui.TextInput[Any] = discord.ui.TextInput(
         custom_id="title", label="Title", max_length=100, required=False
     )
+    part: discord.ui.TextInput[Any] = discord.ui.TextInput(
+        custom_id="part",
+        label="Part of a long take: start, length",
+        placeholder="e.g. 1:30, 8:00 (from 1:30, eight minutes)",
+        max_length=40,
+        required=False,
+    )
 
     def __init__(self, cog: Instrumental, source: discord.Message) -> None:
         super().__init__(timeout=15 * 60)
         self.cog = cog
         self.files = audio_files(source)[:MAX_FILES]
         self.owner_id = source.author.id
+        self.voice = source.flags.voice  # a voice message: no file name the member chose
         self.choice: discord.ui.Select[Any] | None = None
         if len(self.files) > 1:
             self.choice = discord.ui.Select(
@@ -110,17 +121,19 @@ class AddForm(discord.ui.Modal, title="Add instrumental"):
 
     async def on_submit(self, interaction: discord.Interaction[Any]) -> None:
         chosen = self.files[int(self.choice.values[0])] if self.choice else self.files[0]
-        options = Options(
-            tags=self.tags.value or None,
-            negative_tags=self.negative_tags.value or None,
-            title=self.title_text.value or None,
-        )
         try:
+            start, length = part_of(self.part.value)
+            options = Options(
+                tags=self.tags.value or None,
+                negative_tags=self.negative_tags.value or None,
+                title=self.title_text.value or None,
+                start=start,
+                length=length,
+            )
             await interaction.response.defer(ephemeral=True, thinking=True)
             channel = usable_channel(interaction)
-            await self.cog.start(
-                interaction, channel, recording_of(chosen, self.owner_id), options, origin="menu"
-            )
+            recording = recording_of(chosen, self.owner_id, voice=self.voice)
+            await self.cog.start(interaction, channel, recording, options, origin="menu")
         except Refusal as refusal:
             await send_private(interaction, str(refusal))
 
@@ -128,6 +141,16 @@ class AddForm(discord.ui.Modal, title="Add instrumental"):
         self, interaction: discord.Interaction[Any], error: Exception, /
     ) -> None:
         await self.cog.takes.failed(interaction, error)
+
+
+def part_of(text: str | None) -> tuple[float | None, float | None]:
+    """ "1:30, 8:00" (or "90 480") as start and length in seconds; a lone value is the start."""
+    pieces = (text or "").replace(",", " ").split()
+    if len(pieces) > 2:
+        raise Refusal("Give the part as a start and a length, like `1:30, 8:00`.")
+    start = validate.seconds("Start", pieces[0]) if pieces else None
+    length = validate.seconds("Length", pieces[1]) if len(pieces) > 1 else None
+    return start, length
 
 
 def build_menu(cog: Instrumental) -> discord.app_commands.ContextMenu:

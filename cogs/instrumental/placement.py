@@ -9,6 +9,7 @@ after a crash between recording and placing does the port place a card itself
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -46,6 +47,7 @@ class Place:
     card_message_id: int
     target: Postable
     input_message_id: int | None = None  # the member's recording, reposted at the head
+    input_url: str | None = None  # the first file of that post (what the API may fetch)
 
     @property
     def thread_id(self) -> int | None:
@@ -97,7 +99,7 @@ class Placement:
         channel: Postable,
         view: TaskView,
         *,
-        input_file: discord.File | None = None,
+        input_files: Sequence[discord.File] = (),
         input_note: str | None = None,
         threads: bool = True,
     ) -> tuple[Place, bool]:
@@ -124,27 +126,30 @@ class Placement:
                 log.warning("task %d: could not start a thread (%s)", task.id, exc)
                 thread_refused = True
         place = Place(channel, message.id, target)
-        input_id = await self._post_input(task, place, input_file, input_note)
-        return replace(place, input_message_id=input_id), thread_refused
+        posted = await self._post_input(task, place, input_files, input_note)
+        if posted is None:
+            return place, thread_refused
+        url = posted.attachments[0].url if posted.attachments else None
+        return replace(place, input_message_id=posted.id, input_url=url), thread_refused
 
     async def _post_input(
-        self, task: TaskRow, place: Place, input_file: discord.File | None, note: str | None
-    ) -> int | None:
+        self, task: TaskRow, place: Place, files: Sequence[discord.File], note: str | None
+    ) -> discord.Message | None:
         """The recording heads the thread (or answers the card in place): self-contained."""
         text = note or f"🎙️ Input recording from {render.requester(task)}"
         try:
-            message = await place.target.send(
+            message: discord.Message = await place.target.send(
                 text,
-                **attach(input_file),
+                files=list(files),
                 **place.reply(),
                 allowed_mentions=discord.AllowedMentions.none(),
                 nonce=nonce("i", task.id),
             )
+            return message
         except discord.HTTPException as exc:
-            # Nice to have only: the task goes on without it.
+            # Nice to have only, unless the API was to fetch it (the task then fails, unpaid).
             log.warning("task %d: could not post the input recording (%s)", task.id, exc)
             return None
-        return message.id
 
     async def place_of(self, task: TaskRow, *, thread: bool = True) -> Place:
         """The task's place from its stored ids; with `thread=False` only the card's (no

@@ -45,8 +45,11 @@ def usable_channel(interaction: discord.Interaction, channel: object = None) -> 
     return channel
 
 
-def recording_of(attachment: discord.Attachment, owner_id: int | None = None) -> Recording:
-    """`owner_id`: who posted the file, when it is not the member asking."""
+def recording_of(
+    attachment: discord.Attachment, owner_id: int | None = None, *, voice: bool = False
+) -> Recording:
+    """`owner_id`: who posted the file, when it is not the member asking; `voice`: the
+    attachment is a Discord voice message's (the message's flag)."""
 
     async def read() -> bytes:
         try:
@@ -61,6 +64,7 @@ def recording_of(attachment: discord.Attachment, owner_id: int | None = None) ->
         size=attachment.size,
         read=read,
         owner_id=owner_id,
+        voice=voice or attachment.is_voice_message(),
     )
 
 

@@ -324,6 +324,11 @@ class Takes:
             embed.add_field(
                 name=name, value=clip(value, 1024), inline=name not in ("Tags", "Negative tags")
             )
+        embed.add_field(
+            name="Recording sent",
+            value=clip(plain(task.input_sent), 1024) if task.input_sent else "your file, as it is",
+            inline=False,
+        )
         embed.add_field(name="Started by", value=ORIGIN_WORDS.get(task.origin, task.origin))
         embed.add_field(name="API task id", value=f"`{task.api_task_id or 'not accepted'}`")
         times = [f"asked <t:{int(task.created_at)}:f>"]

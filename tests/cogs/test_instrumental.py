@@ -126,7 +126,7 @@ def test_model_choices_come_from_settings(harness: Harness) -> None:
         ("notes.mp3", b"definitely not audio " * 50, {}, "isn't a recording I can read"),
         ("empty.wav", b"", {}, "That file is empty"),
         ("big.wav", WAV, {"input_max_bytes": 100 * 1024}, "can be at most 0.0977 MB"),
-        ("long.wav", WAV, {"input_max_seconds": 3.5}, "can be at most 3.5 seconds"),
+        ("long.wav", WAV, {"input_max_seconds": 3.5}, "I can use at most 3.5 seconds"),
         ("short.wav", make_wav(1.0), {}, "must be at least 3 seconds"),
     ],
     ids=["not-audio", "empty", "oversized", "too-long", "too-short"],

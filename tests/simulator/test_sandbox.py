@@ -334,3 +334,14 @@ def test_command_line_turns_the_sandbox_on():
     assert SimulatorConfig().sandbox is False
     assert build_config(parse_args([])).sandbox is True
     assert build_config(parse_args(["--no-sandbox"])).sandbox is False
+
+
+@pytest.mark.parametrize("name", ["voice", "m4a", "mp4", "flac", "webm", "mp3"])
+def test_every_recording_the_bot_accepts_is_accompanied(takes, name):
+    """A playground visitor's own voice message or phone take gets a real backing."""
+    samples = sandbox.decode(getattr(takes, name))
+    assert samples is not None
+    assert samples.size / RATE == pytest.approx(6.0, abs=0.1)
+    tracks = sandbox.accompany(getattr(takes, name), "lo-fi", [1])
+    assert tracks is not None
+    assert wav_seconds(tracks[0])[0] == pytest.approx(samples.size / RATE, abs=0.001)

@@ -38,6 +38,10 @@ INTERRUPTED_REASON = (
     "The bot restarted while sending this request, so it cannot tell whether the music "
     "service received it. To avoid charging twice it was not sent again: try it once more."
 )
+NOT_POSTED_REASON = (
+    "The recording could not be posted for the music service to fetch, so nothing was sent "
+    "and nothing charged: try again."
+)
 CALLBACK_MATCH_WAIT = 3.0  # well inside the 15 s the API gives a callback
 QUEUE_REDRAW = 25  # queued cards redrawn when the line moves (the rest show a stale, higher place)
 
@@ -129,6 +133,9 @@ class ApiWork:
         return f"{self.callback_url.rstrip('/')}/{task_key(self.callback_secret, task.id)}"
 
     async def submit(self, task: TaskRow) -> None:
+        if not task.upload_url:  # its creator never posted the part the API was to fetch
+            await self.fail(task.id, NOT_POSTED_REASON, not_taken=True)
+            return
         try:
             request = self.build_request(task)
         except ValidationError as exc:

@@ -143,13 +143,16 @@ class Lifecycle:
         card_message_id: int,
         thread_id: int | None,
         input_message_id: int | None = None,
+        upload_url: str | None = None,
     ) -> None:
-        """The task's card is posted: record where, so every later post finds it again."""
+        """The task's card is posted: record where, so every later post finds it again; and,
+        for a part its creator posted (transcoded or trimmed), the URL the API fetches."""
         await self.store.set_discord_place(
             task_id,
             thread_id=thread_id,
             card_message_id=card_message_id,
             input_message_id=input_message_id,
+            upload_url=upload_url,
             now=self._clock(),
         )
         self.announce()

@@ -127,7 +127,7 @@ def _id3_then_html() -> bytes:
         (None, recording(WAV, size=2 * 1024 * 1024), "can be at most 1 MB"),
         (None, recording(_id3_then_html(), "fake.mp3"), "isn't a recording I can read"),
         (None, recording(make_wav(1.0)), "must be at least 3 seconds"),
-        (None, recording(make_wav(61.0, sample_rate=8000)), "can be at most 60 seconds"),
+        (None, recording(make_wav(61.0, sample_rate=8000)), "I can use at most 60 seconds"),
         (None, recording(b"RIFF" + struct.pack("<I", 36) + b"WAVEfmt "), "isn't a recording"),
     ],
 )
