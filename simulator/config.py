@@ -50,6 +50,10 @@ class SimulatorConfig:
     record_info_casing: str = "documented"  # or "drifted": response.data[] snake_case
     models: frozenset[str] = field(default_factory=lambda: frozenset({"V4_5PLUS", "V5", "V5_5"}))
     check_upload: bool = True  # fetch and sniff uploadUrl; off: trust it blindly
+    # The API documents MP3 and WAV "or other supported formats" without naming them:
+    # None takes any audio it sniffs; a tuple of sniffed kinds ("mp3", "wav") refuses the
+    # rest with 451, as a provider that decodes only what it documents would.
+    upload_formats: tuple[str, ...] | None = None
     upload_timeout: float = 10.0  # seconds for fetching uploadUrl
     callback_timeout: float = 15.0  # the receiver must answer within this
     callback_retries: int = 3  # extra attempts after a failed delivery

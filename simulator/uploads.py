@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 
 FETCH_FAILED_MSG = "Failed to fetch the audio file"
 NOT_AUDIO_MSG = "The uploaded file is not audio"
+UNSUPPORTED_MSG = "The uploaded audio format is not supported"
 
 
 class _UploadError(Exception):
@@ -63,6 +64,11 @@ async def check_upload(
     if task.upload_kind is None:
         log.info("task %s: upload is not audio (%d bytes)", task.task_id, size)
         _fail(task, NOT_AUDIO_MSG)
+        return
+    formats = config.upload_formats
+    if formats is not None and task.upload_kind not in formats:
+        log.info("task %s: upload is %s, not one of %s", task.task_id, task.upload_kind, formats)
+        _fail(task, UNSUPPORTED_MSG)
         return
     if task.sandbox and keep_body is not None:
         await keep_body(task, body)

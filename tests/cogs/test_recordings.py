@@ -29,6 +29,8 @@ def patient(harness: Harness) -> None:
     """Requests follow each other here; decoding an hour is real CPU on a shared machine."""
     harness.settings.default_cooldown_seconds = 0
     harness.env.settle_timeout = 60.0
+    # A provider that reads only what it documents: whatever the bot sends must be that.
+    harness.simulator.config.upload_formats = ("mp3", "wav")
 
 
 async def send_voice_message(
@@ -63,8 +65,10 @@ async def submitted(harness: Harness, member: Any) -> TaskRow:
 
 
 async def fetched_upload(harness: Harness, task: TaskRow) -> tuple[str, bytes]:
-    """The uploadUrl the simulator received, and what it serves."""
-    url = harness.simulator.tasks[task.api_task_id].params["uploadUrl"]
+    """The uploadUrl the simulator received (and read as MP3 or WAV), and what it serves."""
+    simulated = harness.simulator.tasks[task.api_task_id]
+    await wait_until(lambda: simulated.upload_state == "ok")
+    url = simulated.params["uploadUrl"]
     async with harness.session.get(url) as response:
         assert response.status == 200
         return url, await response.read()
@@ -101,7 +105,6 @@ async def test_a_voice_message_becomes_a_request(
     assert url == task.upload_url == post.attachments[0].url
     sent = decoded_as_sent(data)
     assert (sent.container, sent.duration) == ("WAV", pytest.approx(6.0, abs=0.05))
-    await wait_until(lambda: harness.simulator.tasks[task.api_task_id].upload_state == "ok")
 
 
 @pytest.mark.parametrize(

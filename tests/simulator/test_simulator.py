@@ -18,6 +18,7 @@ from aiohttp import web
 from bot.audio import probe_duration, sniff_audio
 from simulator import Simulator, SimulatorConfig
 from simulator.media import make_wav
+from tests.support.recordings import Takes
 from tests.support.waiting import wait_until
 
 API = "/api/v1/generate"
@@ -82,12 +83,15 @@ class Source:
 
 
 @pytest.fixture
-async def source() -> AsyncIterator[Source]:
+async def source(takes: Takes) -> AsyncIterator[Source]:
     voice = make_wav(1.0)
     holder: list[Source] = []
 
     async def upload(request: web.Request) -> web.Response:
         return web.Response(body=voice, content_type="audio/wav")
+
+    async def memo(request: web.Request) -> web.Response:
+        return web.Response(body=takes.voice, content_type="audio/ogg")
 
     async def notes(request: web.Request) -> web.Response:
         return web.Response(text="just some text, definitely not audio\n" * 10)
@@ -103,6 +107,7 @@ async def source() -> AsyncIterator[Source]:
     app = web.Application()
     app.router.add_get("/voice.wav", upload)
     app.router.add_get("/notes.txt", notes)
+    app.router.add_get("/memo.ogg", memo)
     app.router.add_post("/cb", callback)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
@@ -455,6 +460,24 @@ async def test_non_audio_upload_fails_with_451(sim, http, source):
     await wait_until(lambda: source.by_stage(task_id) == ["error"])
     assert source.callbacks[0]["code"] == 451
     assert sim.tasks[task_id].upload_kind is None
+
+
+@pytest.mark.parametrize("formats", [None, ("mp3", "wav")])
+async def test_undocumented_formats_are_a_setting(sim, http, source, formats):
+    """Whether the provider decodes Opus is not documented: both answers are simulated."""
+    sim.config.upload_formats = formats
+    task_id = await accepted(http, sim, submission(source, uploadUrl=f"{source.url}/memo.ogg"))
+    if formats is None:
+        await until_status(http, sim, task_id, "SUCCESS")
+        assert sim.tasks[task_id].upload_kind == "ogg"
+        return
+    data = await until_status(http, sim, task_id, "CREATE_TASK_FAILED")
+    assert (data["errorCode"], data["errorMessage"]) == (
+        451,
+        "The uploaded audio format is not supported",
+    )
+    voice = await accepted(http, sim, submission(source))  # a WAV still goes through
+    await until_status(http, sim, voice, "SUCCESS")
 
 
 async def test_unfetchable_upload_fails_with_451(sim, http, source):
