@@ -102,7 +102,12 @@ class Services:
                 store, music, guild_settings, every=settings.credit_check_interval
             ),
             intake=Intake(lifecycle, rules, guild_settings),
-            jams=JamService(store, lifecycle.now, settings.suno_allowed_models),
+            jams=JamService(
+                store,
+                lifecycle.now,
+                settings.suno_allowed_models,
+                entry_wait=settings.task_timeout,
+            ),
             web=WebServer(
                 lifecycle,
                 secret=secret,

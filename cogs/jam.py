@@ -47,7 +47,19 @@ def entrant(jam: JamRow, entry: TaskRow) -> str:
     return "" if jam.anonymous and jam.phase != "ended" else f" by <@{entry.user_id}>"
 
 
-def card_embed(jam: JamRow, entries: int, winners: list[Standing] | None = None) -> discord.Embed:
+def entries_word(count: int) -> str:
+    return f"{count} {'entry' if count == 1 else 'entries'}"
+
+
+def being_made(making: int) -> str:
+    """Entries made before the close that are not finished: they join the vote later."""
+    verb = "joins the vote when it finishes" if making == 1 else "join the vote as they finish"
+    return f"{entries_word(making)} still being made {verb}"
+
+
+def card_embed(
+    jam: JamRow, entries: int, winners: list[Standing] | None = None, making: int = 0
+) -> discord.Embed:
     embed = discord.Embed(
         title=clip(f"🎤 Jam: {plain(jam.theme)}", 256),
         colour=discord.Colour.gold() if jam.phase == "ended" else discord.Colour.purple(),
@@ -65,10 +77,14 @@ def card_embed(jam: JamRow, entries: int, winners: list[Standing] | None = None)
     phase = PHASE_WORDS[jam.phase]
     if until is not None:
         phase += f" until {when(until)}"
+    if jam.phase == "voting" and making:
+        phase += ", and not before the entries being made have joined"
     embed.description = phase
     embed.add_field(name="Style", value=clip(style or "the server's defaults", 1024), inline=False)
     embed.add_field(name="Host", value=f"<@{jam.host_id}>")
-    embed.add_field(name="Entries", value=str(entries))
+    embed.add_field(
+        name="Entries", value=f"{entries} (+{making} being made)" if making else str(entries)
+    )
     embed.add_field(
         name="Rules",
         value=f"{jam.max_entries} per member"
@@ -149,7 +165,7 @@ class DiscordJamPort:
             await thread.edit(archived=False)
         return thread
 
-    async def redraw(self, jam: JamRow, entries: int) -> None:
+    async def redraw(self, jam: JamRow, entries: int, making: int) -> None:
         if jam.card_message_id is None:
             return
         winners = None
@@ -158,21 +174,26 @@ class DiscordJamPort:
             winners = [s for s in standings if s.place == 1 and s.votes > 0]
         channel = await self._channel(jam.channel_id)
         await channel.get_partial_message(jam.card_message_id).edit(
-            embed=card_embed(jam, entries, winners), allowed_mentions=discord.AllowedMentions.none()
+            embed=card_embed(jam, entries, winners, making),
+            allowed_mentions=discord.AllowedMentions.none(),
         )
 
-    async def voting_opened(self, jam: JamRow, entries: list[TaskRow]) -> None:
+    async def voting_opened(self, jam: JamRow, entries: list[TaskRow], making: int) -> None:
         thread = await self._thread(jam)
+        late = ""
+        if making:
+            late = (
+                f", and {being_made(making)}: the vote stays open until each has had the whole vote"
+            )
         await thread.send(
-            f"🗳️ Submissions are closed: {len(entries)} "
-            f"{'entry' if len(entries) == 1 else 'entries'}. Vote for your favourite below until "
-            f"{when(jam.vote_until)}. One vote each, not for your own entry; a second click "
-            "moves your vote, a click on the same entry takes it back.",
+            f"🗳️ Submissions are closed: {entries_word(len(entries))}{late}. Vote for your "
+            f"favourite below until {when(jam.vote_until)}. One vote each, not for your own "
+            "entry; a second click moves your vote, a click on the same entry takes it back.",
             allowed_mentions=discord.AllowedMentions.none(),
             nonce=nonce("o", jam.id),
         )
 
-    async def vote_button(self, jam: JamRow, entry: TaskRow, number: int) -> int:
+    async def vote_button(self, jam: JamRow, entry: TaskRow, number: int, late: bool) -> int:
         thread = await self._thread(jam)
         view = discord.ui.View(timeout=None)
         view.add_item(VoteButton(jam.id, entry.id))
@@ -180,23 +201,30 @@ class DiscordJamPort:
         link = ""
         if entry.card_message_id is not None:
             link = f" · [listen](https://discord.com/channels/{jam.guild_id}/{entry.channel_id}/{entry.card_message_id})"
+        joined = f"\nJust finished, it joins the vote: voting runs until {when(jam.vote_until)}."
         message = await thread.send(
-            f"**Entry #{number}**: {clip(plain(entry.title), 100)}{entrant(jam, entry)}{link}",
+            f"**Entry #{number}**: {clip(plain(entry.title), 100)}{entrant(jam, entry)}{link}"
+            + (joined if late else ""),
             view=view,
             allowed_mentions=discord.AllowedMentions.none(),
             nonce=nonce("v", entry.id),
         )
         return int(message.id)
 
-    async def results(self, jam: JamRow, standings: list[Standing]) -> int | None:
+    async def results(self, jam: JamRow, standings: list[Standing], left_out: int) -> int | None:
         thread = await self._thread(jam)
+        unfinished = ""
+        if left_out:
+            unfinished = f" ({entries_word(left_out)} still being made left out)"
         if not standings:
-            text = f"🏁 The jam “{clip(plain(jam.theme), 100)}” has ended with no entries."
+            text = (
+                f"🏁 The jam “{clip(plain(jam.theme), 100)}” has ended with no entries{unfinished}."
+            )
         else:
             numbers = {
                 s.entry.id: n for n, s in enumerate(sorted(standings, key=lambda s: s.entry.id), 1)
             }
-            lines = [f"🏆 Results of the jam “{clip(plain(jam.theme), 100)}”"]
+            lines = [f"🏆 Results of the jam “{clip(plain(jam.theme), 100)}”{unfinished}"]
             for s in standings:
                 votes = f"{s.votes} vote{'s' if s.votes != 1 else ''}"
                 lines.append(
@@ -350,7 +378,8 @@ class Jam(commands.GroupCog, group_name="jam"):
         """The jam running in this channel: theme, phase, entries, time left, your entry."""
         jam = await self.running(interaction)
         entries = await self.bot.store.jam_entries(jam.id)
-        embed = card_embed(jam, len(entries))
+        making = await self.bot.store.jam_entries_being_made(jam.id)
+        embed = card_embed(jam, len(entries), making=making if jam.phase == "voting" else 0)
         mine = [e for e in entries if e.user_id == interaction.user.id]
         tasks = await self.bot.store.recent_tasks(interaction.user.id, 50)
         running = [t for t in tasks if t.jam_id == jam.id and t.active]

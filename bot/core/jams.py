@@ -7,7 +7,10 @@ was announced is recorded after it is posted, so a restart posts what is missing
 nothing twice (the port's posts carry nonces for the crash in between).
 
 Entries are ordinary tasks made in the jam's thread (`Intake` applies the jam's style and
-its entry limit); votes are one row per member and jam.
+its entry limit); votes are one row per member and jam. An entry still being made when
+submissions close joins the vote when it finishes, with the whole vote length ahead of it;
+the vote does not close while entries are being made, for up to `entry_wait` (the task
+time-out) after the close.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ MAX_MINUTES = 7 * 24 * 60
 MAX_ENTRIES = 10
 THEME_MAX = 200
 TICK_MAX = 30.0  # seconds between checks when no deadline is near
+HELD_CHECK = 5.0  # seconds between checks while a vote waits for entries being made
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,30 +64,38 @@ class Board:
 
 
 class JamPort(Protocol):
-    """What the jam core needs from Discord."""
+    """What the jam core needs from Discord. `making`: entries still being made."""
 
-    async def redraw(self, jam: JamRow, entries: int) -> None:
+    async def redraw(self, jam: JamRow, entries: int, making: int) -> None:
         """Edit the announcement card (theme, style, phase, deadlines, winner)."""
 
-    async def voting_opened(self, jam: JamRow, entries: list[TaskRow]) -> None:
-        """Tell the thread that voting is open."""
+    async def voting_opened(self, jam: JamRow, entries: list[TaskRow], making: int) -> None:
+        """Tell the thread that voting is open (and that entries being made will join)."""
 
-    async def vote_button(self, jam: JamRow, entry: TaskRow, number: int) -> int:
-        """Post an entry's message with its Vote button; return its id."""
+    async def vote_button(self, jam: JamRow, entry: TaskRow, number: int, late: bool) -> int:
+        """Post an entry's message with its Vote button; return its id. `late`: it joined
+        after the vote opened, and the vote now runs until `jam.vote_until`."""
 
-    async def results(self, jam: JamRow, standings: list[Standing]) -> int | None:
-        """Post the results (or a short note when nobody entered); return the message id."""
+    async def results(self, jam: JamRow, standings: list[Standing], left_out: int) -> int | None:
+        """Post the results (or a short note when nobody entered); return the message id.
+        `left_out`: entries still being made when the vote closed."""
 
 
 class JamService(Background):
     task_name = "jam-clock"
 
     def __init__(
-        self, store: Store, clock: Callable[[], float], allowed_models: Collection[str]
+        self,
+        store: Store,
+        clock: Callable[[], float],
+        allowed_models: Collection[str],
+        *,
+        entry_wait: float = 20 * 60.0,
     ) -> None:
         self.store = store
         self.clock = clock
         self.allowed_models = allowed_models
+        self.entry_wait = entry_wait  # how long after the close a vote waits for entries
         self.port: JamPort | None = None
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()  # one tick at a time in this process
@@ -197,30 +209,40 @@ class JamService(Background):
         if jam.phase == "submitting" and now >= jam.submit_until:
             changed |= await self.store.move_jam(jam.id, "submitting", "voting", now=now)
             jam = await self.store.get_jam(jam.id) or jam
-        nobody = jam.phase == "voting" and not await self.store.jam_entries(jam.id)
-        if jam.phase == "voting" and (now >= jam.vote_until or nobody):
+        entries = await self.store.jam_entries(jam.id)
+        making = await self.store.jam_entries_being_made(jam.id)
+        # An entry that finished after the vote opened joins it with the whole vote ahead.
+        late = jam.phase == "voting" and jam.announced == "voting"
+        if late and any(entry.vote_message_id is None for entry in entries):
+            await self.store.extend_vote(jam.id, now + jam.vote_seconds)
+            jam = await self.store.get_jam(jam.id) or jam
+        # Entries made before the close are in the jam: the vote waits for them (their own
+        # time-out ends them, and this bound covers a queue held by a pause).
+        waiting = making > 0 and now < jam.submit_until + self.entry_wait
+        if jam.phase == "voting" and not waiting and (not entries or now >= jam.vote_until):
             changed |= await self.store.move_jam(jam.id, "voting", "ended", now=now)
             jam = await self.store.get_jam(jam.id) or jam
         if self.port is None:
             return
-        entries = await self.store.jam_entries(jam.id)
         if jam.phase in ("voting", "ended") and jam.announced == "submitting":
-            if entries:  # with none, the results say so
-                await self.port.voting_opened(jam, entries)
+            if entries or making:  # with none, the results say so
+                await self.port.voting_opened(jam, entries, making)
             await self.store.set_announced(jam.id, "voting", None)
             changed = True
         if jam.phase == "voting":
             for number, entry in enumerate(entries, 1):
                 if entry.vote_message_id is None:
-                    message_id = await self.port.vote_button(jam, entry, number)
+                    message_id = await self.port.vote_button(jam, entry, number, late)
                     await self.store.set_vote_message(entry.id, message_id)
                     changed = True
         if jam.phase == "ended" and jam.announced != "ended":
-            results_id = await self.port.results(jam, await self.standings(jam))
+            standings = await self.standings(jam)
+            results_id = await self.port.results(jam, standings, making)
             await self.store.set_announced(jam.id, "ended", results_id)
             changed = True
         if changed:
-            await self.port.redraw(await self.store.get_jam(jam.id) or jam, len(entries))
+            fresh = await self.store.get_jam(jam.id) or jam
+            await self.port.redraw(fresh, len(entries), making if fresh.phase != "ended" else 0)
 
     def wake(self) -> None:
         self._wake.set()
@@ -234,7 +256,9 @@ class JamService(Background):
                 log.exception("jam clock round failed")
                 deadline = None
             delay = TICK_MAX if deadline is None else deadline - self.clock()
+            if delay <= 0:  # a vote waiting for entries being made (or a failed move)
+                delay = HELD_CHECK
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(min(TICK_MAX, max(0.05, delay))):
+                async with asyncio.timeout(min(TICK_MAX, delay)):
                     await self._wake.wait()
             self._wake.clear()

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from bot.store.database import Conn, Database
 from bot.store.rows import JAM_COLUMNS, JamRow, TaskRow
-from bot.store.states import TaskState
+from bot.store.states import ACTIVE_STATES, TaskState, sql_list
 
 PHASES = ("submitting", "voting", "ended")
 ENTRY = f"jam_id = ? AND state = '{TaskState.DONE}' AND removed_at IS NULL"
+BEING_MADE = f"jam_id = ? AND state IN {sql_list(ACTIVE_STATES)} AND removed_at IS NULL"
 
 
 class JamQueries(Database):
@@ -31,10 +32,10 @@ class JamQueries(Database):
         try:
             jam_id = await self._insert(
                 "INSERT INTO jams (guild_id, channel_id, host_id, theme, tags, negative_tags, "
-                "model, anonymous, max_entries, submit_until, vote_until, created_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "model, anonymous, max_entries, submit_until, vote_until, vote_seconds, "
+                "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (guild_id, channel_id, host_id, theme, tags, negative_tags, model, anonymous,
-                 max_entries, submit_until, vote_until, now),
+                 max_entries, submit_until, vote_until, vote_until - submit_until, now),
             )  # fmt: skip
         except self.dialect.unique_violation:
             return None
@@ -108,6 +109,22 @@ class JamQueries(Database):
     async def jam_entries(self, jam_id: int) -> list[TaskRow]:
         """Finished entries (failed or deleted ones are not in the vote), oldest first."""
         return await self._tasks(f"WHERE {ENTRY} ORDER BY id", (jam_id,))
+
+    async def jam_entries_being_made(self, jam_id: int) -> int:
+        """Entries not finished yet (queued, submitting, following): they join the vote
+        when they finish."""
+        count: int = await self._scalar(
+            f"SELECT count(*) FROM tasks WHERE {BEING_MADE}",  # noqa: S608 - constant
+            (jam_id,),
+        )
+        return count
+
+    async def extend_vote(self, jam_id: int, until: float) -> None:
+        """A vote runs until `until` at least (an entry joined it late)."""
+        await self._write(
+            "UPDATE jams SET vote_until = ? WHERE id = ? AND phase = 'voting' AND vote_until < ?",
+            (until, jam_id, until),
+        )
 
     async def set_vote_message(self, task_id: int, message_id: int) -> None:
         await self._write(

@@ -152,6 +152,7 @@ class JamRow:
     results_message_id: int | None
     created_at: float
     ended_at: float | None
+    vote_seconds: float  # the vote's length: an entry that joins late gets it whole
 
     @classmethod
     def from_row(cls, row: Sequence[Any]) -> Self:

@@ -286,3 +286,80 @@ async def test_a_jam_entry_must_be_the_entrants_own_recording(  # issue 23, find
     assert r.response.content.startswith("Got it!"), r.response.content
     [entry] = await harness.tasks(cast.dave.id)
     assert entry.jam_id is not None
+
+
+async def test_entries_still_being_made_at_the_close_join_the_vote(
+    harness: Harness, world: World, cast: Cast
+) -> None:
+    """Issue 21 item 10: a one-minute jam, three entries sent in its last seconds, the API
+    slower than the window. They are not dropped: the vote waits for them, each joins
+    with the whole vote ahead of it, and the thread says so."""
+    sim = harness.simulator
+    sim.config.text_delay = sim.config.first_delay = sim.config.complete_delay = 600.0
+    harness.start_lifecycle()
+    thread = await start_jam(harness, world, cast, duration=1, voting=1)
+    for member in (world.alice, world.bob, cast.carol):
+        assert (await enter(harness, member, thread)).startswith("Got it!")
+    await wait_until(lambda: len(sim.tasks) == 3)  # submitted, far from finished
+
+    cast.clock.now += 61  # the window closes with nothing finished
+    await tick(harness)
+    [opened] = [t for t in texts(thread, harness) if "Submissions are closed" in t]
+    assert opened.startswith(
+        "🗳️ Submissions are closed: 0 entries, and 3 entries still being made join the vote "
+        "as they finish: the vote stays open until each has had the whole vote."
+    )
+    card = jam_card(world).embeds[0]
+    assert {f.name: f.value for f in card.fields}["Entries"] == "0 (+3 being made)"
+    assert card.description.endswith("and not before the entries being made have joined")
+
+    cast.clock.now += 5 * MINUTE  # past the vote's deadline: it waits for the entries
+    await tick(harness)
+    jam = await harness.bot.store.running_jam(world.channel.id)
+    assert jam is not None and jam.phase == "voting"
+    assert not any(t.startswith(("🏁", "🏆")) for t in texts(thread, harness))
+
+    for task_id in list(sim.tasks):
+        sim.finish_now(task_id)
+    await all_done(harness, world, 3)
+    await tick(harness)
+    posts = vote_posts(thread, harness)
+    assert len(posts) == 3
+    jam = await harness.bot.store.running_jam(world.channel.id)
+    assert jam is not None and jam.vote_until == cast.clock.now + MINUTE
+    assert all(
+        p.content.endswith(f"Just finished, it joins the vote: voting runs until "
+                           f"<t:{int(jam.vote_until)}:f> (<t:{int(jam.vote_until)}:R>).")
+        for p in posts
+    )  # fmt: skip
+    assert (await vote(cast.dave, posts[1])).startswith("Your vote is on entry #2.")
+
+    cast.clock.now += MINUTE + 1
+    await tick(harness)
+    [results] = [t for t in texts(thread, harness) if t.startswith("🏆 Results")]
+    assert results.splitlines() == [
+        "🏆 Results of the jam “Night drive”",
+        f"1. Entry #2 “take” by <@{world.bob.id}>: 1 vote",
+        f"2. Entry #1 “take” by <@{world.alice.id}>: 0 votes",
+        f"2. Entry #3 “take” by <@{cast.carol.id}>: 0 votes",
+    ]
+
+
+async def test_a_vote_closed_early_names_the_entries_left_out(
+    harness: Harness, world: World, cast: Cast
+) -> None:
+    """The host may close a vote that still waits: the results say what was left out."""
+    sim = harness.simulator
+    sim.config.text_delay = sim.config.first_delay = sim.config.complete_delay = 600.0
+    harness.start_lifecycle()
+    thread = await start_jam(harness, world, cast, duration=1, voting=1)
+    await enter(harness, world.alice, thread)
+    await wait_until(lambda: len(sim.tasks) == 1)
+    cast.clock.now += 61
+    await tick(harness)
+    r = await cast.host.slash(world.channel, "jam end")
+    done = await cast.host.click(r.response, label="End now")
+    assert done.response.content == "The jam has ended: results are posted."
+    assert texts(thread, harness)[-1] == (
+        "🏁 The jam “Night drive” has ended with no entries (1 entry still being made left out)."
+    )
