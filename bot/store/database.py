@@ -109,6 +109,10 @@ _PRAGMAS = (
 )
 
 
+# The same table on PostgreSQL: which migration numbers the database has.
+SCHEMA_VERSION_TABLE = "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"
+
+
 class StoreError(RuntimeError):
     """The database cannot be used (for example it is newer than this code)."""
 
@@ -180,15 +184,30 @@ class Database:
                 f"the database {self.path} is at schema version {current}, newer than this "
                 f"code's {latest}: run a newer backline or restore an older database"
             )
-        pending = [(number, sql) for number, sql in available if number > current]
-        if not pending:
+        # Each number is applied once, whatever the order the files arrived in (numbers are
+        # handed out to parallel work, so 0016 may land before 0013): kept one row a number.
+        # A database from before this table has every number up to its user_version.
+        has_table = await self._scalar(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'"
+        )
+        applied: set[int] = set(range(1, current + 1))
+        if has_table:
+            rows = await self._fetchall("SELECT version FROM schema_version")
+            applied = {row[0] for row in rows}
+        pending = [(number, sql) for number, sql in available if number not in applied]
+        if has_table and not pending:
             return
 
         # executescript would commit on its own; run statements inside one transaction.
         async def apply(conn: Conn) -> None:
+            await conn.execute(SCHEMA_VERSION_TABLE)
+            if not has_table:
+                for number in sorted(applied):
+                    await conn.execute("INSERT INTO schema_version (version) VALUES (?)", (number,))
             for number, sql in pending:
                 for statement in _statements(sql):
                     await conn.execute(statement)
+                await conn.execute("INSERT INTO schema_version (version) VALUES (?)", (number,))
                 log.info("applied database migration %04d", number)
             await conn.execute(f"PRAGMA user_version = {latest:d}")
 

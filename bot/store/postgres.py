@@ -20,7 +20,17 @@ from typing import Any, Self
 
 import asyncpg
 
-from bot.store.database import PING_TIMEOUT, Database, Dialect, Params, Row, StoreError, T, Work
+from bot.store.database import (
+    PING_TIMEOUT,
+    SCHEMA_VERSION_TABLE,
+    Database,
+    Dialect,
+    Params,
+    Row,
+    StoreError,
+    T,
+    Work,
+)
 from bot.store.database import migrations as migration_files
 
 log = logging.getLogger(__name__)
@@ -166,17 +176,17 @@ class PgDatabase(Database):
         latest = available[-1][0] if available else 0
         async with self._pool.acquire() as conn, conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock($1)", MIGRATION_LOCK)
-            await conn.execute(
-                "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)"
-            )
-            current = await conn.fetchval("SELECT max(version) FROM schema_version") or 0
+            await conn.execute(SCHEMA_VERSION_TABLE)
+            applied = {row[0] for row in await conn.fetch("SELECT version FROM schema_version")}
+            current = max(applied, default=0)
             if current > latest:
                 raise StoreError(
                     f"the database is at schema version {current}, newer than this code's "
                     f"{latest}: run a newer backline or restore an older database"
                 )
+            # Each number once, whatever the order the files arrived in (see database.py).
             for number, sql in available:
-                if number > current:
+                if number not in applied:
                     await conn.execute(sql)
                     await conn.execute("INSERT INTO schema_version (version) VALUES ($1)", number)
                     log.info("applied database migration %04d (PostgreSQL)", number)
