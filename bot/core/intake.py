@@ -141,6 +141,11 @@ class Intake:
         self.rules = rules
         self.guilds = guilds
         self._decoding = asyncio.Semaphore(DECODERS)
+        # Requests admitted but not recorded yet (their recordings being downloaded and
+        # checked), by (server, member): they hold a slot, so twenty requests at once
+        # download one file, not twenty. One process serves all of a server's interactions
+        # (its shard), so the process is the right place to count them.
+        self._checking: dict[tuple[int, int], list[float]] = {}
 
     async def take(self, request: Request) -> Accepted:
         """Check and record a request, or raise `Refusal`. Cheap checks come first; the
@@ -152,9 +157,22 @@ class Intake:
         jam = await self.jam_for(request)
         new = self.task_for(request, rules, config, jam)
         quota = Quota(config.limits(rules), self.lifecycle.now(), jam)
-        if request.guild_id is not None:  # early, before the recording is downloaded
-            usage = await store.usage(request.guild_id, request.user_id, quota.since, new.jam_id)
-            quota.admit(usage)
+        if request.guild_id is None:
+            return await self.record(request, rules, new, quota)
+        slot = (request.guild_id, request.user_id)
+        usage = await store.usage(request.guild_id, request.user_id, quota.since, new.jam_id)
+        # No await from here to the reservation: nothing else is admitted in between.
+        quota.admit(self.with_checking(usage, slot))
+        checking = self._checking.setdefault(slot, [])
+        checking.append(quota.now)
+        try:
+            return await self.record(request, rules, new, quota)
+        finally:
+            checking.remove(quota.now)
+            if not checking:
+                self._checking.pop(slot, None)
+
+    async def record(self, request: Request, rules: Rules, new: NewTask, quota: Quota) -> Accepted:
         checked = await self.checked_audio(request.recording, rules, request.options)
         decoded = checked.decoded
         placing_until = self.lifecycle.now() + PLACING_WINDOW
@@ -167,6 +185,22 @@ class Intake:
         )
         task, created = await self.lifecycle.request(new, admit=quota.admit, since=quota.since)
         return Accepted(task, created, checked.audio, checked.sent, decoded.sent_kind)
+
+    def with_checking(self, usage: Usage, slot: tuple[int, int]) -> Usage:
+        """`usage` with the member's requests still being checked counted as recorded."""
+        checking = self._checking.get(slot)
+        if not checking:
+            return usage
+        count = len(checking)
+        last = max(checking)
+        return replace(
+            usage,
+            member_today=usage.member_today + count,
+            server_today=usage.server_today + count,
+            running=usage.running + count,
+            last_request_at=max(last, usage.last_request_at or last),
+            jam_entries=usage.jam_entries + count,
+        )
 
     async def jam_for(self, request: Request) -> JamRow | None:
         """In a jam's thread a request is an entry, while the jam takes entries."""

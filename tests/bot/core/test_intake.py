@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import struct
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -145,3 +146,36 @@ async def test_rules_are_read_at_each_request(intake: Intake) -> None:
     intake.rules = lambda: current[0]
     current[0] = replace(RULES, default_tags="changed by a moderator")
     assert (await intake.take(request())).task.tags == "changed by a moderator"
+
+
+async def test_twenty_requests_at_once_download_one_recording(intake: Intake) -> None:
+    """Issue 23, finding 6: the member's slot is taken before the download, so the other
+    nineteen are refused without touching the file (here by a 60 s cooldown; then by a
+    limit of two running requests, the first round's one still running)."""
+    for limit in ({"cooldown_seconds": 60}, {"concurrent_per_member": 2}):
+        await intake.guilds.change(3, **limit)
+        downloads = 0
+        release = asyncio.Event()
+
+        async def read(release: asyncio.Event = release) -> bytes:
+            nonlocal downloads
+            downloads += 1
+            await release.wait()  # every request has arrived before the first is checked
+            return WAV
+
+        slow = replace(recording(), read=read)
+        base = 100 if "cooldown_seconds" in limit else 200
+        asked = [
+            asyncio.create_task(intake.take(request(audio=slow, key=base + i))) for i in range(20)
+        ]
+        await asyncio.sleep(0.05)
+        release.set()
+        outcomes = await asyncio.gather(*asked, return_exceptions=True)
+        refused = [str(o) for o in outcomes if isinstance(o, Refusal)]
+        assert len(refused) == 19 and downloads == 1, refused
+        if "cooldown_seconds" in limit:
+            assert all(r.startswith("Slow down:") for r in refused)
+        else:
+            assert all(r.startswith("You already have 2 requests in progress") for r in refused)
+        await intake.guilds.change(3, cooldown_seconds=0)
+    assert len(await intake.lifecycle.store.recent_tasks(42, 100)) == 2  # one per round
