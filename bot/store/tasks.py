@@ -135,13 +135,26 @@ class TaskQueries(Database):
         )
         return due
 
-    async def expired_tasks(self, submitted_before: float, limit: int = 100) -> list[TaskRow]:
-        """Submitted tasks still running past the cut-off. Time waiting in the queue does
-        not count: a queued request is never dropped."""
+    async def late_checks(
+        self, now: float, limit: int, *, exclude: Iterable[int] = ()
+    ) -> list[TaskRow]:
+        """Tasks failed by their time-out whose next look at the API is due (their result
+        may still come), oldest due first."""
+        skip = tuple(exclude)
+        marks = ",".join("?" * len(skip))
+        # The first terms imply the partial index tasks_late's condition.
         return await self._tasks(
-            f"WHERE state = '{TaskState.FOLLOWING}' AND submitted_at < ? "
-            "ORDER BY submitted_at LIMIT ?",
-            (submitted_before, limit),
+            f"WHERE state = '{TaskState.FAILED}' AND next_check_at <= ? "
+            f"AND api_task_id IS NOT NULL {f'AND id NOT IN ({marks})' if skip else ''} "
+            "ORDER BY next_check_at LIMIT ?",
+            (now, *skip, limit),
+        )
+
+    async def schedule_late_check(self, task_id: int, at: float | None) -> None:
+        """The next look at a task failed by its time-out; None: no more."""
+        await self._write(
+            f"UPDATE tasks SET next_check_at = ? WHERE id = ? AND state = '{TaskState.FAILED}'",  # noqa: S608
+            (at, task_id),
         )
 
     async def claim_for_submit(self, task_id: int, now: float) -> bool:
@@ -200,18 +213,20 @@ class TaskQueries(Database):
         now: float,
         can_retry: bool = False,
         not_taken: bool = False,
+        late_check_at: float | None = None,
     ) -> bool:
         """Final failure with a member-readable reason; False if the task had already ended.
 
         `not_taken`: the API certainly did not take it, so its quota slot is given back.
+        `late_check_at`: failed by its time-out, the API is asked again then (`late_checks`).
         """
         changed = await self._write(
             f"UPDATE tasks SET state = '{TaskState.FAILED}', "  # noqa: S608 - constant
-            "error = ?, can_retry = ?, next_check_at = NULL, completed_at = ?, "
+            "error = ?, can_retry = ?, next_check_at = ?, completed_at = ?, "
             "quota_returned = CASE WHEN ? AND api_task_id IS NULL THEN 1 ELSE 0 END, "
             "card_dirty = 1, card_retry_at = 0, updated_at = ? "
             f"WHERE id = ? AND state IN {ACTIVE_SQL}",
-            (reason, can_retry, now, not_taken, now, task_id),
+            (reason, can_retry, late_check_at, now, not_taken, now, task_id),
         )
         return changed == 1
 

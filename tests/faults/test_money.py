@@ -6,6 +6,7 @@ The real task core (store, scheduler, client over HTTP) against the simulator.""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -14,11 +15,12 @@ import pytest
 
 from bot.core.tasks import UNCONFIRMED_REASON, PermanentDeliveryError, PollSchedule
 from bot.music import MusicClient
+from bot.store import TaskRow
 from simulator import Simulator, SimulatorConfig
 from tests.conftest import FAST
 from tests.support.factories import API_KEY, api_calls, make_client, new_task
 from tests.support.gateway import Gateway, gateway_json, open_gateway
-from tests.support.rig import open_rig
+from tests.support.rig import Rig, open_rig
 from tests.support.waiting import settled, wait_until
 
 SCHEDULE = PollSchedule().scaled(1 / 200)
@@ -166,3 +168,82 @@ async def test_a_queued_request_whose_place_is_gone_is_never_sent(
         and "nothing was charged" in (done.error or "")
     )
     assert [t for t, _ in rig.port.given_up] == [task.id]  # the requester is told, once
+
+
+async def _states_seen(rig: Rig, task_id: int, seen: set[str]) -> None:
+    while True:
+        row = await rig.store.get_task(task_id)
+        if row is not None:
+            seen.add(row.state)
+        await asyncio.sleep(0.02)
+
+
+async def _at(simulator: Simulator, seconds: float) -> None:
+    """Until `seconds` after the (one) API task was created."""
+    await wait_until(lambda: simulator.tasks)
+    [api] = simulator.tasks.values()
+    await asyncio.sleep(max(0.0, api.created_mono + seconds - time.monotonic()))
+
+
+async def test_a_time_out_during_an_outage_waits_for_the_api(
+    db_path: Path, music: MusicClient, simulator: Simulator, uploads: str
+) -> None:
+    simulator.config.first_delay, simulator.config.complete_delay = 1.0, 1.5
+    async with open_rig(
+        db_path, music, schedule=SCHEDULE, callbacks=False, task_timeout=1.0
+    ) as rig:
+        task, _ = await rig.service.request(new_task(f"{uploads}/voice.wav"))
+        seen: set[str] = set()
+        watch = asyncio.create_task(_states_seen(rig, task.id, seen))
+        await _at(simulator, 0.6)
+        simulator.fail_next(455, times=10**6, endpoint="record-info")  # maintenance ...
+        await _at(simulator, 1.8)  # ... over the time-out, while the API finishes the task
+        simulator.end_faults()
+        done = await settled(rig.service, task.id)
+        watch.cancel()
+    assert done.state == "done" and rig.port.copies() == [1, 1]
+    assert "failed" not in seen  # the API could not say it was still running: kept asking
+    assert len(simulator.tasks) == 1
+
+
+async def test_a_task_failed_by_its_time_out_is_delivered_when_the_api_finishes_it(
+    db_path: Path, music: MusicClient, simulator: Simulator, uploads: str
+) -> None:
+    simulator.config.first_delay, simulator.config.complete_delay = 1.0, 1.5
+    async with open_rig(
+        db_path, music, schedule=SCHEDULE, callbacks=False, task_timeout=0.5
+    ) as rig:
+        task, _ = await rig.service.request(new_task(f"{uploads}/voice.wav"))
+
+        async def failed() -> TaskRow | None:
+            row = await rig.store.get_task(task.id)
+            return row if row is not None and row.state == "failed" else None
+
+        timed_out = await wait_until(failed)  # the API answered: still running
+        done = await wait_until(lambda: _done(rig, task.id))
+        await wait_until(lambda: rig.port.copies() == [1, 1])  # polled, not called back
+    assert "did not finish" in (timed_out.error or "") and done.error is None
+    assert len(simulator.tasks) == 1
+
+
+async def test_an_outage_past_the_time_out_ends_the_wait_but_not_the_looking(
+    db_path: Path, music: MusicClient, simulator: Simulator, uploads: str
+) -> None:
+    simulator.config.first_delay, simulator.config.complete_delay = 0.5, 0.6
+    async with open_rig(
+        db_path, music, schedule=SCHEDULE, callbacks=False, task_timeout=0.5
+    ) as rig:
+        task, _ = await rig.service.request(new_task(f"{uploads}/voice.wav"))
+        await _at(simulator, 0.1)
+        simulator.fail_next(455, times=10**6, endpoint="record-info")
+        ended = await settled(rig.service, task.id)  # bounded: another time-out
+        simulator.end_faults()
+        done = await wait_until(lambda: _done(rig, task.id))
+        await wait_until(lambda: rig.port.copies() == [1, 1])
+    assert ended.state == "failed" and "could not be reached" in (ended.error or "")
+    assert done.state == "done"
+
+
+async def _done(rig: Rig, task_id: int) -> TaskRow | None:
+    row = await rig.store.get_task(task_id)
+    return row if row is not None and row.state == "done" else None

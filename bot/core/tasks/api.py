@@ -18,6 +18,7 @@ from bot.core.tasks.keys import task_key
 from bot.core.tasks.pause import SubmissionPause, pauses_submissions
 from bot.core.tasks.ratios import DoneRatios
 from bot.core.tasks.schedule import PollSchedule
+from bot.core.tasks.timeouts import TIMED_OUT, UNREACHABLE_AT_TIMEOUT, TimeOuts
 from bot.music import CallbackEvent, MusicClient, MusicError, TaskInfo
 from bot.music.errors import (
     Maintenance,
@@ -71,7 +72,7 @@ def _brings_result(event: CallbackEvent) -> bool:
     return event.stage != "error" and event.code == 200
 
 
-class ApiWork:
+class ApiWork(TimeOuts):
     """Submissions, polls and callbacks for one service; `wake` nudges the scheduler."""
 
     def __init__(
@@ -201,19 +202,31 @@ class ApiWork:
     # -- following -------------------------------------------------------------------------
 
     async def poll(self, task: TaskRow) -> None:
+        """Ask the API. Past the task's time-out, only an answer that it is still running
+        fails it; while the API cannot be asked (an outage) it is asked again, for as long
+        as another time-out."""
         if task.api_task_id is None:
             return
+        now = self._clock()
+        deadline = self._deadline(task)
         try:
             info = await self.client.get_task(task.api_task_id)
         except MusicError as exc:
-            # Polls are safe to repeat: back off, the task time-out bounds the whole.
+            if deadline is not None and now >= deadline + self.task_timeout:
+                await self._time_out(task, self._minutes(UNREACHABLE_AT_TIMEOUT))
+                return
+            # Polls are safe to repeat: back off.
             delay = self.schedule.backoff(task.error_count + 1)
             log.warning("task %d: poll failed (%s), again in %.0fs", task.id, exc, delay)
             await self.store.schedule_check(
-                task.id, next_check_at=self._clock() + delay, error=True
+                task.id, next_check_at=self._by_deadline(task, now + delay), error=True
             )
             return
         await self._apply(task, info)
+        if deadline is not None and now >= deadline:
+            fresh = await self.store.get_task(task.id)
+            if fresh is not None and fresh.active:  # the API said: still running
+                await self._time_out(fresh, self._minutes(TIMED_OUT))
 
     async def _apply(self, task: TaskRow, info: TaskInfo) -> None:
         now = self._clock()
@@ -243,7 +256,7 @@ class ApiWork:
         )
         await self.store.schedule_check(
             task.id,
-            next_check_at=now + delay,
+            next_check_at=self._by_deadline(task, now + delay),
             polled_at=now,
             first_after=first_after,
             first_seen=first_seen,
@@ -278,7 +291,9 @@ class ApiWork:
             tracks=tracks,
             complete=complete,
             now=now,
-            next_check_at=now if hint_only else now + self.schedule.callback_interval,
+            next_check_at=now
+            if hint_only
+            else self._by_deadline(task, now + self.schedule.callback_interval),
             from_callback=True,
         )
         changed = await self.store.apply_progress(task.id, progress)
@@ -312,18 +327,6 @@ class ApiWork:
             event.task_id,
         )
         return await self.store.get_task(target)
-
-    async def last_check(self, task: TaskRow) -> None:
-        """A task past its time-out gets one last look: it may have finished meanwhile."""
-        await self.poll(task)
-        fresh = await self.store.get_task(task.id)
-        if fresh is not None and fresh.active:
-            minutes = round(self.task_timeout / 60)
-            log.warning("task %d timed out", task.id)
-            reason = f"The music service did not finish within {minutes} minutes."
-            await self.fail(task.id, reason, can_retry=True)
-
-    # -- endings ---------------------------------------------------------------------------
 
     async def recover_interrupted(self, now: float) -> list[int]:
         """Submissions a process left in flight (it stopped, or its lease ended): their fate

@@ -174,12 +174,12 @@ class Scheduler:
                     self._spawn(self._busy_tracks, track.id, self.delivery.deliver(track), "track")
 
     async def _expire(self, now: float) -> None:
-        for row in await self.store.expired_tasks(now - self.api.task_timeout):
-            if row.id in self._busy_tasks:
-                continue
-            task = await self.store.leased("task", row, now=now, seconds=API_LEASE)
-            if task is not None:
-                self._spawn(self._busy_tasks, task.id, self.api.last_check(task), "task")
+        # Tasks failed by their time-out, looked at again: the API may finish them yet.
+        # (Unleased: a second process looking at the same one at once only asks twice.)
+        free = self._api_slots - len(self._busy_tasks)
+        if free > 0:
+            for task in await self.store.late_checks(now, free, exclude=self._busy_tasks):
+                self._spawn(self._busy_tasks, task.id, self.api.late_check(task))
         if self.store.shared:
             # Another process died while submitting: its leases ended; fate unknown, so
             # those tasks fail (never sent again), as they would at its restart.

@@ -144,13 +144,21 @@ async def test_key_values(store: Store) -> None:
     assert await store.get_value("k") == "third"
 
 
-async def test_only_submitted_tasks_expire(store: Store) -> None:
+async def test_only_tasks_failed_by_their_time_out_are_looked_at_later(store: Store) -> None:
     waiting, _ = await store.create_task(task(30), now=1.0)
-    running, _ = await store.create_task(task(31), now=1.0)
-    await store.claim_for_submit(running.id, 2.0)
-    await store.mark_submitted(running.id, "api-3", now=2.0, next_check_at=3.0)
-    assert [t.id for t in await store.expired_tasks(submitted_before=1_000.0)] == [running.id]
-    assert await store.get_task(waiting.id) is not None  # queued requests are never dropped
+    timed_out, _ = await store.create_task(task(31), now=1.0)
+    refused, _ = await store.create_task(task(32), now=1.0)
+    for row, api in ((timed_out, "api-3"), (refused, "api-4")):
+        await store.claim_for_submit(row.id, 2.0)
+        await store.mark_submitted(row.id, api, now=2.0, next_check_at=3.0)
+    await store.fail_task(timed_out.id, "too slow", now=5.0, late_check_at=10.0)
+    await store.fail_task(refused.id, "refused", now=5.0)
+    assert await store.late_checks(9.0, 10) == []
+    assert [t.id for t in await store.late_checks(10.0, 10)] == [timed_out.id]
+    assert await store.late_checks(10.0, 10, exclude=[timed_out.id]) == []
+    await store.schedule_late_check(timed_out.id, None)
+    assert await store.late_checks(1e9, 10) == []
+    assert (await store.get_task(waiting.id)).state == "queued"  # type: ignore[union-attr]
 
 
 async def test_rows_carry_enums_and_booleans(store: Store) -> None:
