@@ -13,7 +13,7 @@ import time
 from bench.common import Report, quiet_logging
 from tests.explore.episode import Result
 from tests.explore.invariants import INVARIANTS
-from tests.explore.runner import CRASHED, reproduce, run_seeds
+from tests.explore.runner import CRASHED, HUNG, reproduce, run_seeds
 
 
 def parse_args() -> argparse.Namespace:
@@ -51,7 +51,7 @@ async def main() -> None:
         report.figure(f"  {kind}", str(count))
     report.section("violations")
     by_invariant = figures.by_invariant()
-    for invariant in (*INVARIANTS, CRASHED):
+    for invariant in (*INVARIANTS, CRASHED, HUNG):
         count = by_invariant.get(invariant, 0)
         report.figure(f"  {invariant}", str(count), "0", count == 0)
     total = len(figures.violations)

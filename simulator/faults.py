@@ -29,6 +29,13 @@ _BAD_GATEWAY_HTML = (
 )
 
 
+#: The documented failure statuses (CALLBACK_EXCEPTION: made, but the callback failed).
+KNOWN_FAILURES = (
+    "CREATE_TASK_FAILED",
+    "GENERATE_AUDIO_FAILED",
+    "SENSITIVE_WORD_ERROR",
+    "CALLBACK_EXCEPTION",
+)
 #: Failure statuses the bot has never been told about (the API adds new ones).
 UNKNOWN_FAILURES = ("GENERATE_LYRICS_FAILED", "AUDIO_MODERATION_FAILED", "UPLOAD_REJECTED_ERROR")
 #: Statuses of a task still running that no documentation lists.
@@ -73,7 +80,8 @@ class Shapes:
     forwarded with odds ``forwarded``), ``cut_off``, ``late`` (by ``late_seconds``).
     Per accepted task: ``hollow`` (its first ``hollow_answers`` SUCCESS answers, polled
     or called back, list the last track without audio), ``unknown_failure`` (it ends in
-    one of UNKNOWN_FAILURES with an error code and message), ``odd_status`` (its first
+    one of UNKNOWN_FAILURES with an error code and message), ``known_failure`` (one of
+    KNOWN_FAILURES), ``odd_status`` (its first
     ``odd_answers`` record-info answers carry an unknown running status or none at all;
     a failed task's answers then have only errorCode/errorMessage to tell), ``replay``
     (each callback is followed, with these odds, by the previous stage's again: late
@@ -89,6 +97,7 @@ class Shapes:
     hollow: float = 0.0
     hollow_answers: int = 2
     unknown_failure: float = 0.0
+    known_failure: float = 0.0
     odd_status: float = 0.0
     odd_answers: int = 3
     replay: float = 0.0

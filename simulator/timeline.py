@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from simulator.config import SimulatorConfig
-from simulator.faults import MISSING, UNKNOWN_FAILURES, UNKNOWN_RUNNING, Draws
+from simulator.faults import KNOWN_FAILURES, MISSING, UNKNOWN_FAILURES, UNKNOWN_RUNNING, Draws
 from simulator.tasks import (
     DEFAULT_ERRORS,
     UNKNOWN_ERROR,
@@ -110,6 +110,8 @@ class Timeline:
         shapes = draws.shapes
         if draws.chance(shapes.unknown_failure):
             plan.status = draws.choice(UNKNOWN_FAILURES)
+        elif draws.chance(shapes.known_failure):
+            plan.status = draws.choice(KNOWN_FAILURES)
         if draws.chance(shapes.hollow):
             plan.hollow_answers = shapes.hollow_answers
         if draws.chance(shapes.odd_status):

@@ -89,6 +89,7 @@ class Episode:
         self.titles: list[str] = []
         self.outages: list[tuple[float, float]] = []  # by the bot's clock
         self._timers: set[asyncio.Task[None]] = set()
+        self.phase = "starting"  # where the episode is, for a report if it never ends
 
     async def run(self) -> Result:
         started = time.monotonic()
@@ -105,6 +106,7 @@ class Episode:
             rate_period=0.1,
             check_upload=False,
             send_callbacks=setting.callbacks,
+            callback_repeats=setting.callback_repeats,
             callback_retries=4,
             callback_backoff=0.2,
             callback_timeout=2.0,
@@ -119,10 +121,14 @@ class Episode:
             try:
                 for event in setting.events:
                     await self._at(started, event.at)
+                    self.phase = event.describe()
                     await self._apply(event)
                 await self._at(started, ACTIVE)
+                self.phase = "waiting for the outages to end"
                 await self._calm()
+                self.phase = "settling"
                 await self._settle()
+                self.phase = "checking"
                 assert self.rig is not None
                 snapshot = await Snapshot.take(
                     self.rig.store,
@@ -137,6 +143,7 @@ class Episode:
             finally:
                 for timer in self._timers:
                     timer.cancel()
+                self.phase = "stopping the core at the end"
                 await self._stop()
         return Result(
             setting,
@@ -183,9 +190,11 @@ class Episode:
             await stack.aclose()
 
     async def _restart(self) -> None:
+        self.phase += ": stopping the core"
         await self._stop()
         self.port.hang_after_post = False
         self.restarts += 1
+        self.phase += ", starting a new one"
         await self._start()
 
     # -- faults ----------------------------------------------------------------------------
@@ -267,9 +276,3 @@ class Episode:
         delay = started + at - time.monotonic()
         if delay > 0:
             await asyncio.sleep(delay)
-
-
-async def run_episode(seed: int, folder: Path, http: aiohttp.ClientSession) -> Result:
-    from tests.explore.setting import draw
-
-    return await Episode(draw(seed), folder, http).run()

@@ -25,7 +25,7 @@ from bot.core.tasks import INTERRUPTED_REASON, UNCONFIRMED_REASON
 from bot.music.errors import CALLBACK_ERROR_REASONS, FAILURE_REASONS
 from bot.store import Delivery, Store, TaskRow, TaskState, TrackRow
 from simulator import SimTask, Simulator
-from simulator.tasks import known
+from simulator.tasks import COMPLETE, known
 from tests.support.port import MemoryPort
 
 CHARGED_TWICE, NOT_DELIVERED, POSTED_TWICE, WRONG_REASON, UNFINISHED, QUOTA = (
@@ -145,7 +145,7 @@ def _task(snap: Snapshot, title: str, task: TaskRow, made: list[SimTask]) -> lis
     unknown_fate = task.error in UNKNOWN_FATE and task.api_task_id is None
     no_way = unknown_fate and not snap.callbacks
     status = api.status(snap.api_now)
-    if status == "SUCCESS" or (status == "CALLBACK_EXCEPTION" and api.outcome == "SUCCESS"):
+    if api.progress(snap.api_now) == COMPLETE:  # every track made (CALLBACK_EXCEPTION too)
         missing = [t.track_id[:8] for t in api.tracks if posts.get(t.track_id, 0) == 0]
         if missing and not told_discord and not no_way:
             found.append(
@@ -190,6 +190,6 @@ def _defect(snap: Snapshot, task: TaskRow, api: SimTask) -> str:
 def _why(task: TaskRow, api: SimTask, missing: list[str]) -> str:
     shapes = ",".join(api.shapes) or "-"
     return (
-        f"API SUCCESS, tracks {missing} never posted; bot {task.state}/{task.stage} "
+        f"API {api.outcome}, tracks {missing} never posted; bot {task.state}/{task.stage} "
         f"({task.error or 'no error'}); shapes {shapes}"
     )

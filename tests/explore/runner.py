@@ -13,11 +13,13 @@ from pathlib import Path
 
 import aiohttp
 
-from tests.explore.episode import Result, run_episode
+from tests.explore.episode import Episode, Result
 from tests.explore.invariants import Violation
 from tests.explore.setting import draw
 
 CRASHED = "episode crashed"
+HUNG = "episode never ended"
+EPISODE_LIMIT = 120.0  # seconds; an episode takes about 3 to 12
 
 
 def reproduce(seed: int) -> str:
@@ -73,14 +75,31 @@ async def run_seeds(
         async def one(seed: int) -> None:
             async with gate:
                 with tempfile.TemporaryDirectory(prefix=f"explore-{seed}-") as folder:
-                    try:
-                        result = await run_episode(seed, Path(folder), http)
-                    except Exception as exc:  # noqa: BLE001 - reported with its seed, never hidden
-                        crash = Violation(CRASHED, "-", f"{type(exc).__name__}: {exc}")
-                        result = Result(draw(seed), [crash], Counter(), 0, 0.0)
+                    result = await _guarded(Episode(draw(seed), Path(folder), http))
             figures.add(result)
             if each is not None:
                 each(result)
 
         await asyncio.gather(*(one(seed) for seed in seeds))
     return figures
+
+
+async def _guarded(episode: Episode) -> Result:
+    """The episode's result; a crash or a hang is a violation of its own, with where it was.
+    A hang is left behind, not awaited: whatever hangs may not even end when cancelled."""
+    running = asyncio.ensure_future(episode.run())
+    done, _ = await asyncio.wait({running}, timeout=EPISODE_LIMIT)
+    if not done:
+        where = " < ".join(
+            f"{Path(f.f_code.co_filename).name}:{f.f_lineno} {f.f_code.co_name}"
+            for f in reversed(running.get_stack())
+        )
+        running.cancel()
+        detail = f"still running after {EPISODE_LIMIT:.0f}s: {episode.phase}; awaiting {where}"
+        hung = Violation(HUNG, "-", detail)
+        return Result(episode.setting, [hung], Counter(), episode.restarts, EPISODE_LIMIT)
+    try:
+        return running.result()
+    except Exception as exc:  # noqa: BLE001 - reported with its seed, never hidden
+        crash = Violation(CRASHED, "-", f"{type(exc).__name__}: {exc} ({episode.phase})")
+        return Result(episode.setting, [crash], Counter(), episode.restarts, 0.0)

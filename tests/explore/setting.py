@@ -60,6 +60,7 @@ class Setting:
     callbacks: bool
     delays: tuple[float, float, float]  # the API's text, first, complete (seconds)
     track_count: int
+    callback_repeats: int  # each callback sent this many times (duplicates)
     shapes: Shapes
     events: tuple[Event, ...]
 
@@ -76,7 +77,7 @@ class Setting:
         lines = [
             f"seed {self.seed}: callbacks {'on' if self.callbacks else 'off'}, "
             f"API {text:.2f}/{first:.2f}/{complete:.2f}s, {self.track_count} track(s), "
-            f"{self.requests} requests",
+            f"callbacks x{self.callback_repeats}, {self.requests} requests",
             f"  shapes: {self.shapes}",
         ]
         lines += [f"  {event.describe()}" for event in self.events if event.kind != REQUEST]
@@ -97,6 +98,7 @@ def draw(seed: int) -> Setting:
         hollow=rng.choice((0.0, 0.3, 0.6)),
         hollow_answers=rng.randint(1, 3),
         unknown_failure=rng.choice((0.0, 0.2)),
+        known_failure=rng.choice((0.0, 0.15)),
         odd_status=rng.choice((0.0, 0.2)),
         odd_answers=rng.randint(1, 4),
         replay=rng.choice((0.0, 0.3)),
@@ -121,6 +123,7 @@ def draw(seed: int) -> Setting:
         callbacks=callbacks,
         delays=delays,
         track_count=rng.choice((1, 2, 2)),
+        callback_repeats=rng.choice((1, 1, 2)),
         shapes=shapes,
         events=tuple(sorted(events, key=lambda event: event.at)),
     )
