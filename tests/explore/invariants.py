@@ -174,7 +174,8 @@ def _api_reason(task: TaskRow, api: SimTask) -> bool:
 
 def _defect(snap: Snapshot, task: TaskRow, api: SimTask) -> str:
     """Which defect of issue 21 the violation looks like, from what the task met."""
-    timed_out = "did not finish" in (task.error or "")
+    reason = task.error or ""
+    timed_out = "finish" in reason and "within" in reason  # either time-out sentence
     if timed_out and task.submitted_at is not None:
         deadline = task.submitted_at + snap.task_timeout
         if any(start - SLACK < deadline < end + SLACK for start, end in snap.outages):
