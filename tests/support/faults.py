@@ -73,12 +73,7 @@ async def kill_nine(
         callback_backoff=1.0,
     )
     async with Simulator(config) as sim:
-        store = await Store.open(db)
-        for number in range(requests):
-            await store.create_task(new_task(f"{uploads}/voice.wav", title=f"take {number}"))
-        await store.close()
-        command = [sys.executable, "-m", "tests.support.worker", "--db", str(db)]
-        command += ["--api", sim.base_url, "--port", str(free_port()), "--posts", str(posts)]
+        command = await _requested(db, posts, sim, requests, uploads)
         for _ in range(kills):
             worker = await asyncio.create_subprocess_exec(*command, stdout=PIPE)
             await said(worker, "ready")
@@ -87,15 +82,32 @@ async def kill_nine(
                 worker.kill()
             await worker.wait()
         worker = await asyncio.create_subprocess_exec(*command, stdout=PIPE)
-        try:
-            await said(worker, "ready")
-            await _settled(db, posts, sim, requests)
-        finally:
-            worker.terminate()  # SIGTERM: the clean stop
-            code = await asyncio.wait_for(worker.wait(), FINISH_TIMEOUT)
-        if code != 0:
-            raise RuntimeError(f"the last worker exited with {code}")
+        await _last_run(worker, db, posts, sim, requests)
         return await _figures(db, posts, sim, requests, kills)
+
+
+async def _requested(
+    db: Path, posts: Path, sim: Simulator, requests: int, uploads: str
+) -> list[str]:
+    """`requests` recorded in the store; the command that runs a worker on them."""
+    store = await Store.open(db)
+    for number in range(requests):
+        await store.create_task(new_task(f"{uploads}/voice.wav", title=f"take {number}"))
+    await store.close()
+    return [sys.executable, "-m", "tests.support.worker", "--db", str(db), "--api",
+            sim.base_url, "--port", str(free_port()), "--posts", str(posts)]  # fmt: skip
+
+
+async def _last_run(worker: Process, db: Path, posts: Path, sim: Simulator, requests: int) -> None:
+    """The worker left to finish, then stopped cleanly (SIGTERM): it must exit 0."""
+    try:
+        await said(worker, "ready")
+        await _settled(db, posts, sim, requests)
+    finally:
+        worker.terminate()
+        code = await asyncio.wait_for(worker.wait(), FINISH_TIMEOUT)
+    if code != 0:
+        raise RuntimeError(f"the last worker exited with {code}")
 
 
 async def kill_after_accept(
@@ -119,12 +131,7 @@ async def kill_after_accept(
         submit_answer_delay=1.0,  # the kill lands between charge and answer
     )
     async with Simulator(config) as sim:
-        store = await Store.open(db)
-        for number in range(requests):
-            await store.create_task(new_task(f"{uploads}/voice.wav", title=f"take {number}"))
-        await store.close()
-        command = [sys.executable, "-m", "tests.support.worker", "--db", str(db)]
-        command += ["--api", sim.base_url, "--port", str(free_port()), "--posts", str(posts)]
+        command = await _requested(db, posts, sim, requests, uploads)
         worker = await asyncio.create_subprocess_exec(*command, stdout=PIPE)
         await said(worker, "started")
         await wait_until(lambda: len(sim.tasks) >= requests, FINISH_TIMEOUT, step=0.01)
@@ -132,17 +139,10 @@ async def kill_after_accept(
         await worker.wait()
         command += ["--discord-start", str(discord_start)]
         worker = await asyncio.create_subprocess_exec(*command, stdout=PIPE)
-        try:
-            await said(worker, "started")  # its store is not even open yet
-            for task_id in list(sim.tasks):
-                sim.finish_now(task_id)
-            await said(worker, "ready")
-            await _settled(db, posts, sim, requests)
-        finally:
-            worker.terminate()
-            code = await asyncio.wait_for(worker.wait(), FINISH_TIMEOUT)
-        if code != 0:
-            raise RuntimeError(f"the last worker exited with {code}")
+        await said(worker, "started")  # its store is not even open yet
+        for task_id in list(sim.tasks):
+            sim.finish_now(task_id)
+        await _last_run(worker, db, posts, sim, requests)
         return await _figures(db, posts, sim, requests, 1)
 
 
