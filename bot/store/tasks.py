@@ -243,14 +243,20 @@ class TaskQueries(Database):
         )
         return changed == 1
 
-    async def fail_interrupted_submissions(self, reason: str, *, now: float) -> list[int]:
-        """Tasks left in 'submitting' by a process that is gone may or may not have reached
-        the API. On SQLite that is every one at start-up; on PostgreSQL those whose
-        submitting process let its lease end (it died), checked all along."""
+    async def fail_interrupted_submissions(
+        self, reason: str, *, now: float, exclude: Iterable[int] = ()
+    ) -> list[int]:
+        """Tasks left in 'submitting' may or may not have reached the API: those of a
+        process that is gone (on SQLite every one at start-up; on PostgreSQL those whose
+        submitting process let its lease end), and, checked all along, this process's own
+        but for `exclude` (its submissions in flight)."""
+        skip = tuple(exclude)
+        marks = ",".join("?" * len(skip))
         rows = await self._tasks(
             f"WHERE state = '{TaskState.SUBMITTING}' "
-            f"AND {lease_free('lease_until', 'lease_owner')}",
-            lease_params(now),
+            f"AND {lease_free('lease_until', 'lease_owner')} "
+            f"{f'AND id NOT IN ({marks})' if skip else ''}",
+            (*lease_params(now), *skip),
         )
         for row in rows:
             await self.fail_task(row.id, reason, now=now, can_retry=True)

@@ -6,6 +6,7 @@ The real task core (store, scheduler, client over HTTP) against the simulator.""
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -13,7 +14,12 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.core.tasks import UNCONFIRMED_REASON, PermanentDeliveryError, PollSchedule
+from bot.core.tasks import (
+    INTERRUPTED_REASON,
+    UNCONFIRMED_REASON,
+    PermanentDeliveryError,
+    PollSchedule,
+)
 from bot.music import MusicClient
 from bot.store import TaskRow
 from simulator import Simulator, SimulatorConfig
@@ -247,3 +253,61 @@ async def test_an_outage_past_the_time_out_ends_the_wait_but_not_the_looking(
 async def _done(rig: Rig, task_id: int) -> TaskRow | None:
     row = await rig.store.get_task(task_id)
     return row if row is not None and row.state == "done" else None
+
+
+class DatabaseLock:
+    """Another program holding the SQLite file's write lock (a backup, a sqlite3 shell)
+    for `seconds`: longer than the store's busy time-out (5 s), so writes fail meanwhile."""
+
+    def __init__(self, db_path: Path, seconds: float) -> None:
+        self.db_path, self.seconds = db_path, seconds
+        self.held: asyncio.Task[None] | None = None
+
+    async def take(self) -> None:
+        conn = sqlite3.connect(self.db_path, isolation_level=None, check_same_thread=False)
+        await asyncio.to_thread(conn.execute, "BEGIN EXCLUSIVE")
+
+        async def hold() -> None:
+            await asyncio.sleep(self.seconds)
+            await asyncio.to_thread(conn.execute, "ROLLBACK")
+            conn.close()
+
+        self.held = asyncio.create_task(hold())
+
+
+async def test_an_accepted_tasks_id_is_written_when_the_database_is_locked_at_first(
+    db_path: Path,
+    session: aiohttp.ClientSession,
+    simulator: Simulator,
+    gateway: Gateway,
+    uploads: str,
+) -> None:
+    lock = DatabaseLock(db_path, seconds=6.0)
+    gateway.on_forward = lock.take  # the API took it; its answer finds the file locked
+    music = make_client(session, gateway.base_url)
+    async with open_rig(db_path, music, schedule=SCHEDULE, callbacks=False) as rig:
+        task, _ = await rig.service.request(new_task(f"{uploads}/voice.wav"))
+        done = await settled(rig.service, task.id, timeout=30)
+        gateway.on_forward = None
+    assert done.state == "done" and rig.port.copies() == [1, 1]
+    assert len(simulator.tasks) == 1 and done.api_task_id in simulator.tasks
+
+
+async def test_a_submission_stuck_by_a_failed_write_is_recovered_while_running(
+    db_path: Path,
+    session: aiohttp.ClientSession,
+    simulator: Simulator,
+    gateway: Gateway,
+    uploads: str,
+) -> None:
+    lock = DatabaseLock(db_path, seconds=6.0)
+    gateway.on_forward = lock.take
+    simulator.fail_next(430, endpoint="add-instrumental")  # refused: writing that fails
+    music = make_client(session, gateway.base_url)
+    async with open_rig(db_path, music, schedule=SCHEDULE, callbacks=False) as rig:
+        task, _ = await rig.service.request(new_task(f"{uploads}/voice.wav"))
+        done = await settled(rig.service, task.id, timeout=30)  # no restart
+        await asyncio.sleep(0.5)
+    # Its outcome could not be written: unknown to the store, so failed, never resent.
+    assert (done.state, done.error) == ("failed", INTERRUPTED_REASON)
+    assert api_calls(simulator.calls, "add-instrumental") == 1 and not simulator.tasks

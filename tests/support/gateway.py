@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
 import aiohttp
@@ -35,6 +35,9 @@ class Gateway:
     after_forward: list[tuple[int, str]] = field(default_factory=list)
     split: bool = False
     base_url: str = ""
+    # Run when the API answered a POST, before the answer goes on to the bot: something
+    # that happens while a submission's answer is on its way.
+    on_forward: Callable[[], Awaitable[None]] | None = None
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         headers = {k: v for k, v in request.headers.items() if k.lower() in ("authorization",)}
@@ -46,6 +49,8 @@ class Gateway:
             headers=headers,
         ) as upstream:
             body, status = await upstream.read(), upstream.status
+        if self.on_forward is not None and request.method == "POST":
+            await self.on_forward()
         if self.after_forward and request.method == "POST":
             status, text = self.after_forward.pop(0)
             kind = "application/json" if text.startswith("{") else "text/html"

@@ -43,6 +43,7 @@ NOT_POSTED_REASON = (
     "The recording could not be posted for the music service to fetch, so nothing was sent "
     "and nothing charged: try again."
 )
+RECORD_TRIES = 5  # writes of an accepted task's id before `recover` takes over
 CALLBACK_MATCH_WAIT = 3.0  # well inside the 15 s the API gives a callback
 QUEUE_REDRAW = 25  # queued cards redrawn when the line moves (the rest show a stale, higher place)
 
@@ -98,7 +99,9 @@ class ApiWork(TimeOuts):
         self.callbacks_enabled = callbacks_enabled
         self._clock = clock
         self._wake = wake
-        self._submitting = 0  # submissions whose API task id is not recorded yet
+        self._in_flight: set[int] = set()  # submissions whose API task id is not recorded yet
+        # Accepted by the API, but the write of the id kept failing: written by `recover`.
+        self._unrecorded: dict[int, str] = {}
         self.pause = SubmissionPause(
             store, client, clock=clock, check_every=schedule.pause_check, task_cost=task_cost
         )
@@ -152,7 +155,7 @@ class ApiWork(TimeOuts):
                 return False
             return await self.store.claim_for_submit(task.id, self._clock())
 
-        self._submitting += 1
+        self._in_flight.add(task.id)
         try:
             api_task_id = await self.client.submit_add_instrumental(request, claim=claim)
         except NotSent:
@@ -169,13 +172,30 @@ class ApiWork(TimeOuts):
             # Logged before it is recorded: if the record fails, the operator can still
             # find the paid task.
             log.info("task %d accepted by the music API as %s", task.id, api_task_id)
-            now = self._clock()
-            await self.store.mark_submitted(
-                task.id, api_task_id, now=now, next_check_at=now + self.schedule.first_check
-            )
+            now = await self._record(task.id, api_task_id)
         finally:
-            self._submitting -= 1
-        await self.queue_moved(now)
+            self._in_flight.discard(task.id)
+        if now is not None:
+            await self.queue_moved(now)
+
+    async def _record(self, task_id: int, api_task_id: str) -> float | None:
+        """Write the API's task id, retried (a locked or failing database): without it the
+        paid task cannot be followed. Still failing, it is kept for `recover`; returns
+        when it was written, or None."""
+        for attempt in range(RECORD_TRIES):
+            now = self._clock()
+            try:
+                await self.store.mark_submitted(
+                    task_id, api_task_id, now=now, next_check_at=now + self.schedule.first_check
+                )
+                return now
+            except Exception:  # noqa: BLE001 - whatever the engine raises, keep the id
+                log.warning("task %d: recording API task %s failed", task_id, api_task_id)
+                if attempt + 1 < RECORD_TRIES:
+                    await asyncio.sleep(self.schedule.backoff(attempt + 1))
+        log.error("task %d: API task %s not recorded yet; trying on", task_id, api_task_id)
+        self._unrecorded[task_id] = api_task_id
+        return None
 
     async def _submit_failed(self, task: TaskRow, exc: MusicError) -> None:
         now = self._clock()
@@ -309,7 +329,7 @@ class ApiWork(TimeOuts):
             task = await self.store.get_task_by_api_id(event.task_id)
             # A fast callback (an upload refused at once) can beat the recording of the task
             # id it names: while a submission is in flight, look again for a moment.
-            if task or not self._submitting or loop.time() > deadline:
+            if task or not self._in_flight or loop.time() > deadline:
                 break
             await asyncio.sleep(0.05)
         if task is None and task_id is None:
@@ -329,10 +349,16 @@ class ApiWork(TimeOuts):
         return await self.store.get_task(target)
 
     async def recover_interrupted(self, now: float) -> list[int]:
-        """Submissions a process left in flight (it stopped, or its lease ended): their fate
-        is unknown, so they fail, retryable by the member, and are never sent again."""
-
-        interrupted = await self.store.fail_interrupted_submissions(INTERRUPTED_REASON, now=now)
+        """Submissions a process left in flight (it stopped, its lease ended, or here a
+        worker failed before its outcome was written): their fate is unknown, so they
+        fail, retryable by the member, and are never sent again. An accepted one whose id
+        could not be written is written now instead."""
+        for task_id, api_task_id in list(self._unrecorded.items()):
+            if await self._record(task_id, api_task_id) is not None:
+                del self._unrecorded[task_id]
+        interrupted = await self.store.fail_interrupted_submissions(
+            INTERRUPTED_REASON, now=now, exclude=self._in_flight | self._unrecorded.keys()
+        )
         for task_id in interrupted:
             log.warning("task %d was interrupted while submitting; not resubmitted", task_id)
         if interrupted:

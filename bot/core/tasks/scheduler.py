@@ -180,10 +180,10 @@ class Scheduler:
         if free > 0:
             for task in await self.store.late_checks(now, free, exclude=self._busy_tasks):
                 self._spawn(self._busy_tasks, task.id, self.api.late_check(task))
-        if self.store.shared:
-            # Another process died while submitting: its leases ended; fate unknown, so
-            # those tasks fail (never sent again), as they would at its restart.
-            await self.api.recover_interrupted(now)
+        # A process died while submitting (PostgreSQL: its leases ended), or a worker here
+        # failed before the outcome was written: fate unknown, so those tasks fail (never
+        # sent again), as they would at a restart; ids accepted but unwritten are written.
+        await self.api.recover_interrupted(now)
 
     def _start_purge(self, finished_before: float) -> asyncio.Task[None]:
         """In a worker of its own: a large backlog (the first start after an upgrade) must
