@@ -17,6 +17,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.core.jams import MAX_ENTRIES, MAX_MINUTES, THEME_MAX, Standing
+from bot.core.words import refuse_blocked
 from bot.errors import Refusal
 from bot.store import JamRow, TaskRow
 from cogs._ui import clip, is_moderator, model_choices, plain, send_private
@@ -323,6 +324,16 @@ class Jam(commands.GroupCog, group_name="jam"):
     ) -> None:
         """Start a jam in this channel (hosts)."""
         await self.require_host(interaction)
+        config = await self.bot.guild_settings.get(interaction.guild_id)
+        refuse_blocked(
+            config.blocked_words,
+            (
+                ("theme contains", theme),
+                ("tags contain", tags),
+                ("negative tags contain", negative_tags),
+            ),
+            "No jam was started.",
+        )
         channel = interaction.channel
         if not isinstance(channel, discord.TextChannel):
             raise Refusal("Jams run in text channels (they open a thread there).")

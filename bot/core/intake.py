@@ -25,6 +25,7 @@ from bot import media
 from bot.core import validate
 from bot.core.guilds import DEFAULT_FIELDS, GuildConfig, GuildSettings, Limits, Rules
 from bot.core.tasks import Lifecycle
+from bot.core.words import refuse_blocked
 from bot.errors import Refusal
 from bot.music.models import TITLE_MAX
 from bot.store import JamRow, NewTask, TaskRow, Usage
@@ -254,16 +255,15 @@ class Intake:
         negative_tags = (
             validate.tags("negative_tags", chosen["negative_tags"]) or rules.default_negative_tags
         )
-        for what, text in (
-            ("title contains", title),
-            ("tags contain", options.tags),
-            ("negative tags contain", options.negative_tags),
-        ):
-            word = config.blocked_word_in(text)
-            if word is not None:
-                raise Refusal(
-                    f"Your {what} “{word}”, which this server does not allow. Nothing was sent."
-                )
+        refuse_blocked(
+            config.blocked_words,
+            (
+                ("title contains", title),
+                ("tags contain", options.tags),
+                ("negative tags contain", options.negative_tags),
+            ),
+            "Nothing was sent.",
+        )
         model = validate.model(chosen["model"] or rules.default_model, rules.allowed_models)
         gender = validate.gender(chosen["vocal_gender"])
         return NewTask(

@@ -17,6 +17,8 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Iterable
 
+from bot.errors import Refusal
+
 # Lower-case look-alikes of Latin letters in Cyrillic, Greek and other scripts (after
 # case folding), from Unicode's confusables list: the ones a keyboard makes easy.
 CONFUSABLES = str.maketrans(
@@ -48,3 +50,15 @@ def blocked_in(words: Iterable[str], *texts: str | None) -> str | None:
         if needle and any(f" {needle} " in text for text in folded):
             return word
     return None
+
+
+def refuse_blocked(
+    words: Iterable[str], fields: Iterable[tuple[str, str | None]], outcome: str
+) -> None:
+    """Refuse the first field holding a blocked word: ("tags contain", text) pairs, and
+    what did not happen (`outcome`)."""
+    words = tuple(words)
+    for what, text in fields:
+        word = blocked_in(words, text)
+        if word is not None:
+            raise Refusal(f"Your {what} “{word}”, which this server does not allow. {outcome}")

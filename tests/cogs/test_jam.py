@@ -363,3 +363,26 @@ async def test_a_vote_closed_early_names_the_entries_left_out(
     assert texts(thread, harness)[-1] == (
         "🏁 The jam “Night drive” has ended with no entries (1 entry still being made left out)."
     )
+
+
+async def test_a_jams_theme_and_style_meet_the_blocked_words(
+    harness: Harness, world: World, cast: Cast
+) -> None:
+    mods = world.guild.create_role("Mods", permissions=discord.Permissions(manage_guild=True))
+    mod = world.guild.add_member(harness.env.create_user("mod"), roles=[mods])
+    await mod.slash(world.channel, "config jam_role", role=cast.hosts)
+    await mod.slash(world.channel, "config blocked_words", action="add", words="slur")
+    for option, typed, what in (
+        ("theme", "ｓｌｕｒ night", "theme contains"),
+        ("tags", "s\u200blur beat", "tags contain"),
+        ("negative_tags", "SLUR_core", "negative tags contain"),
+    ):
+        given = {"theme": "Night drive", option: typed}
+        r = await cast.host.slash(world.channel, "jam start", **given)
+        assert r.ephemeral and r.response.content == (
+            f"Your {what} “slur”, which this server does not allow. No jam was started."
+        )
+    assert (
+        world.channel.threads == []
+        and await harness.bot.store.running_jam(world.channel.id) is None
+    )
