@@ -19,7 +19,7 @@ from discord.ext import commands
 from bot.core.jams import MAX_ENTRIES, MAX_MINUTES, THEME_MAX, Standing
 from bot.core.words import refuse_blocked
 from bot.errors import Refusal
-from bot.store import JamRow, TaskRow
+from bot.store import JamPhase, JamRow, TaskRow, VoteOutcome
 from cogs._ui import clip, is_moderator, model_choices, plain, send_private
 
 if TYPE_CHECKING:
@@ -30,7 +30,11 @@ log = logging.getLogger(__name__)
 Minutes = app_commands.Range[int, 1, MAX_MINUTES]
 Theme = app_commands.Range[str, 1, THEME_MAX]
 Tags = app_commands.Range[str, 1, 1000]
-PHASE_WORDS = {"submitting": "🎙️ Submissions open", "voting": "🗳️ Voting", "ended": "🏁 Ended"}
+PHASE_WORDS = {
+    JamPhase.SUBMITTING: "🎙️ Submissions open",
+    JamPhase.VOTING: "🗳️ Voting",
+    JamPhase.ENDED: "🏁 Ended",
+}
 LEADERBOARD_SIZE = 10
 
 
@@ -45,7 +49,7 @@ def nonce(kind: str, row_id: int) -> str:
 
 def entrant(jam: JamRow, entry: TaskRow) -> str:
     """The entrant's mention, or nothing while an anonymous jam runs."""
-    return "" if jam.anonymous and jam.phase != "ended" else f" by <@{entry.user_id}>"
+    return "" if jam.anonymous and jam.phase != JamPhase.ENDED else f" by <@{entry.user_id}>"
 
 
 def entries_word(count: int) -> str:
@@ -63,7 +67,7 @@ def card_embed(
 ) -> discord.Embed:
     embed = discord.Embed(
         title=clip(f"🎤 Jam: {plain(jam.theme)}", 256),
-        colour=discord.Colour.gold() if jam.phase == "ended" else discord.Colour.purple(),
+        colour=discord.Colour.gold() if jam.phase == JamPhase.ENDED else discord.Colour.purple(),
     )
     style = ", ".join(
         part
@@ -74,11 +78,11 @@ def card_embed(
         )
         if part
     )
-    until = {"submitting": jam.submit_until, "voting": jam.vote_until}.get(jam.phase)
+    until = {JamPhase.SUBMITTING: jam.submit_until, JamPhase.VOTING: jam.vote_until}.get(jam.phase)
     phase = PHASE_WORDS[jam.phase]
     if until is not None:
         phase += f" until {when(until)}"
-    if jam.phase == "voting" and making:
+    if jam.phase == JamPhase.VOTING and making:
         phase += ", and not before the entries being made have joined"
     embed.description = phase
     embed.add_field(name="Style", value=clip(style or "the server's defaults", 1024), inline=False)
@@ -100,7 +104,7 @@ def card_embed(
             value=clip(names, 1024),
             inline=False,
         )
-    if jam.thread_id and jam.phase == "submitting":
+    if jam.thread_id and jam.phase == JamPhase.SUBMITTING:
         embed.add_field(
             name="Enter",
             value=f"`/instrumental` or **Add instrumental** on a message, in <#{jam.thread_id}>.",
@@ -144,9 +148,11 @@ class VoteButton(
             await send_private(interaction, str(refusal))
             return
         text = {
-            "voted": f"Your vote is on entry #{number}.",
-            "moved": f"Your vote moved to entry #{number}.",
-            "taken back": f"Your vote for entry #{number} is taken back: you have no vote now.",
+            VoteOutcome.VOTED: f"Your vote is on entry #{number}.",
+            VoteOutcome.MOVED: f"Your vote moved to entry #{number}.",
+            VoteOutcome.TAKEN_BACK: (
+                f"Your vote for entry #{number} is taken back: you have no vote now."
+            ),
         }[outcome]
         await send_private(interaction, text + " Counts stay hidden until the results.")
 
@@ -170,7 +176,7 @@ class DiscordJamPort:
         if jam.card_message_id is None:
             return
         winners = None
-        if jam.phase == "ended":
+        if jam.phase == JamPhase.ENDED:
             standings = await self.bot.jams.standings(jam)
             winners = [s for s in standings if s.place == 1 and s.votes > 0]
         channel = await self._channel(jam.channel_id)
@@ -256,7 +262,11 @@ class ConfirmEnd(discord.ui.View):
         except Refusal as refusal:
             await interaction.response.edit_message(content=str(refusal), view=None)
             return
-        done = "Voting is open." if phase == "voting" else "The jam has ended: results are posted."
+        done = (
+            "Voting is open."
+            if phase == JamPhase.VOTING
+            else "The jam has ended: results are posted."
+        )
         await interaction.response.edit_message(content=done, view=None)
 
     @discord.ui.button(label="Cancel", style=discord.ButtonStyle.secondary)
@@ -390,7 +400,7 @@ class Jam(commands.GroupCog, group_name="jam"):
         jam = await self.running(interaction)
         entries = await self.bot.store.jam_entries(jam.id)
         making = await self.bot.store.jam_entries_being_made(jam.id)
-        embed = card_embed(jam, len(entries), making=making if jam.phase == "voting" else 0)
+        embed = card_embed(jam, len(entries), making=making if jam.phase == JamPhase.VOTING else 0)
         mine = [e for e in entries if e.user_id == interaction.user.id]
         tasks = await self.bot.store.recent_tasks(interaction.user.id, 50)
         running = [t for t in tasks if t.jam_id == jam.id and t.active]
@@ -399,7 +409,7 @@ class Jam(commands.GroupCog, group_name="jam"):
             yours += f" ({len(running)} still being made)"
         embed.add_field(name="Your entries", value=clip(yours, 1024), inline=False)
         vote = await self.bot.store.vote_of(jam.id, interaction.user.id)
-        if jam.phase == "voting":
+        if jam.phase == JamPhase.VOTING:
             numbers = {e.id: n for n, e in enumerate(entries, 1)}
             embed.add_field(
                 name="Your vote", value=f"entry #{numbers[vote]}" if vote in numbers else "none yet"
@@ -413,7 +423,7 @@ class Jam(commands.GroupCog, group_name="jam"):
         jam = await self.running(interaction)
         what = (
             "close submissions and open the vote"
-            if jam.phase == "submitting"
+            if jam.phase == JamPhase.SUBMITTING
             else "close the vote and post the results"
         )
         await interaction.response.send_message(

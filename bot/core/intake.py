@@ -28,7 +28,7 @@ from bot.core.tasks import Lifecycle
 from bot.core.words import refuse_blocked
 from bot.errors import Refusal
 from bot.music.models import TITLE_MAX
-from bot.store import JamRow, NewTask, TaskRow, Usage
+from bot.store import JamPhase, JamRow, NewTask, Origin, TaskRow, Usage
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ class Request:
     recording: Recording
     options: Options
     parent_channel_id: int | None = None  # the channel a thread belongs to
-    origin: str = "slash"  # how it started: slash, menu, reroll, tweak, retry, jam
+    origin: Origin = Origin.SLASH  # how it started
     parent_task_id: int | None = None  # the task it re-rolls, tweaks or retries
     role_ids: frozenset[int] = frozenset()
     moderator: bool = False  # Manage Server: never locked out by the role or channel list
@@ -210,10 +210,10 @@ class Intake:
         jam = await self.lifecycle.store.jam_of_thread(request.thread_id)
         if jam is None:
             return None
-        if jam.phase != "submitting" or self.lifecycle.now() >= jam.submit_until:
+        if jam.phase != JamPhase.SUBMITTING or self.lifecycle.now() >= jam.submit_until:
             raise Refusal(
                 "This jam no longer takes entries"
-                + (": voting is open." if jam.phase == "voting" else ": it has ended.")
+                + (": voting is open." if jam.phase == JamPhase.VOTING else ": it has ended.")
             )
         owner = request.recording.owner_id
         if owner is not None and owner != request.user_id:
@@ -285,8 +285,8 @@ class Intake:
             in_place=config.in_place,
             cost=rules.credits_per_task,
             parent_id=request.parent_task_id,
-            origin="jam"
-            if jam is not None and request.origin in ("slash", "menu")
+            origin=Origin.JAM
+            if jam is not None and request.origin in (Origin.SLASH, Origin.MENU)
             else request.origin,
             jam_id=jam.id if jam else None,
             anonymous=bool(jam and jam.anonymous),

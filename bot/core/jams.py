@@ -25,7 +25,7 @@ from typing import Protocol
 
 from bot.core.background import Background
 from bot.errors import Refusal
-from bot.store import JamRow, Store, TaskRow
+from bot.store import JamPhase, JamRow, Store, TaskRow, VoteOutcome
 
 log = logging.getLogger(__name__)
 
@@ -148,9 +148,9 @@ class JamService(Background):
             raise Refusal("A jam is already running in this channel: see `/jam status`.")
         return jam
 
-    async def end_phase(self, jam: JamRow) -> str:
+    async def end_phase(self, jam: JamRow) -> JamPhase:
         """The host ends the current phase early; returns the phase now."""
-        after = {"submitting": "voting", "voting": "ended"}.get(jam.phase)
+        after = jam.phase.after
         if after is None or not await self.store.move_jam(
             jam.id, jam.phase, after, now=self.clock()
         ):
@@ -159,10 +159,10 @@ class JamService(Background):
         fresh = await self.store.get_jam(jam.id)
         return fresh.phase if fresh else after
 
-    async def vote(self, jam_id: int, voter_id: int, entry_id: int) -> tuple[str, int]:
-        """Returns what happened ('voted', 'moved', 'taken back') and the entry's number."""
+    async def vote(self, jam_id: int, voter_id: int, entry_id: int) -> tuple[VoteOutcome, int]:
+        """Returns what happened and the entry's number."""
         jam = await self.store.get_jam(jam_id)
-        if jam is None or jam.phase != "voting" or self.clock() >= jam.vote_until:
+        if jam is None or jam.phase != JamPhase.VOTING or self.clock() >= jam.vote_until:
             raise Refusal("Voting is closed for this jam.")
         entries = await self.store.jam_entries(jam_id)
         numbers = {entry.id: number for number, entry in enumerate(entries, 1)}
@@ -206,43 +206,47 @@ class JamService(Background):
     async def _advance(self, jam: JamRow) -> None:
         now = self.clock()
         changed = False
-        if jam.phase == "submitting" and now >= jam.submit_until:
-            changed |= await self.store.move_jam(jam.id, "submitting", "voting", now=now)
+        if jam.phase == JamPhase.SUBMITTING and now >= jam.submit_until:
+            changed |= await self.store.move_jam(
+                jam.id, JamPhase.SUBMITTING, JamPhase.VOTING, now=now
+            )
             jam = await self.store.get_jam(jam.id) or jam
         entries = await self.store.jam_entries(jam.id)
         making = await self.store.jam_entries_being_made(jam.id)
         # An entry that finished after the vote opened joins it with the whole vote ahead.
-        late = jam.phase == "voting" and jam.announced == "voting"
+        late = jam.phase == JamPhase.VOTING and jam.announced == JamPhase.VOTING
         if late and any(entry.vote_message_id is None for entry in entries):
             await self.store.extend_vote(jam.id, now + jam.vote_seconds)
             jam = await self.store.get_jam(jam.id) or jam
         # Entries made before the close are in the jam: the vote waits for them (their own
         # time-out ends them, and this bound covers a queue held by a pause).
         waiting = making > 0 and now < jam.submit_until + self.entry_wait
-        if jam.phase == "voting" and not waiting and (not entries or now >= jam.vote_until):
-            changed |= await self.store.move_jam(jam.id, "voting", "ended", now=now)
+        if jam.phase == JamPhase.VOTING and not waiting and (not entries or now >= jam.vote_until):
+            changed |= await self.store.move_jam(jam.id, JamPhase.VOTING, JamPhase.ENDED, now=now)
             jam = await self.store.get_jam(jam.id) or jam
         if self.port is None:
             return
-        if jam.phase in ("voting", "ended") and jam.announced == "submitting":
+        if jam.phase != JamPhase.SUBMITTING and jam.announced == JamPhase.SUBMITTING:
             if entries or making:  # with none, the results say so
                 await self.port.voting_opened(jam, entries, making)
-            await self.store.set_announced(jam.id, "voting", None)
+            await self.store.set_announced(jam.id, JamPhase.VOTING, None)
             changed = True
-        if jam.phase == "voting":
+        if jam.phase == JamPhase.VOTING:
             for number, entry in enumerate(entries, 1):
                 if entry.vote_message_id is None:
                     message_id = await self.port.vote_button(jam, entry, number, late)
                     await self.store.set_vote_message(entry.id, message_id)
                     changed = True
-        if jam.phase == "ended" and jam.announced != "ended":
+        if jam.phase == JamPhase.ENDED and jam.announced != JamPhase.ENDED:
             standings = await self.standings(jam)
             results_id = await self.port.results(jam, standings, making)
-            await self.store.set_announced(jam.id, "ended", results_id)
+            await self.store.set_announced(jam.id, JamPhase.ENDED, results_id)
             changed = True
         if changed:
             fresh = await self.store.get_jam(jam.id) or jam
-            await self.port.redraw(fresh, len(entries), making if fresh.phase != "ended" else 0)
+            await self.port.redraw(
+                fresh, len(entries), making if fresh.phase != JamPhase.ENDED else 0
+            )
 
     def wake(self) -> None:
         self._wake.set()

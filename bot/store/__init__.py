@@ -19,7 +19,15 @@ from bot.store.rows import (
     TrackRow,
     Usage,
 )
-from bot.store.states import ACTIVE_STATES, Delivery, Stage, TaskState
+from bot.store.states import (
+    ACTIVE_STATES,
+    Delivery,
+    JamPhase,
+    Origin,
+    Stage,
+    TaskState,
+    VoteOutcome,
+)
 from bot.store.tasks import TaskQueries
 from bot.store.tracks import TrackQueries
 
@@ -52,8 +60,10 @@ async def open_store(url: str) -> Store:
 __all__ = [
     "ACTIVE_STATES",
     "Delivery",
+    "JamPhase",
     "JamRow",
     "NewTask",
+    "Origin",
     "PgStore",
     "Progress",
     "Stage",
@@ -65,5 +75,6 @@ __all__ = [
     "TrackData",
     "TrackRow",
     "Usage",
+    "VoteOutcome",
     "open_store",
 ]

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from bot.store.database import Conn, Database
 from bot.store.rows import JAM_COLUMNS, JamRow, TaskRow
-from bot.store.states import ACTIVE_STATES, TaskState, sql_list
+from bot.store.states import ACTIVE_STATES, JamPhase, TaskState, VoteOutcome, sql_list
 
-PHASES = ("submitting", "voting", "ended")
 ENTRY = f"jam_id = ? AND state = '{TaskState.DONE}' AND removed_at IS NULL"
 BEING_MADE = f"jam_id = ? AND state IN {sql_list(ACTIVE_STATES)} AND removed_at IS NULL"
 
@@ -82,7 +81,7 @@ class JamQueries(Database):
         )
         return deadline
 
-    async def move_jam(self, jam_id: int, before: str, after: str, *, now: float) -> bool:
+    async def move_jam(self, jam_id: int, before: JamPhase, after: JamPhase, *, now: float) -> bool:
         """`before` → `after`, once: False if another process or click moved it first."""
         changed = await self._write(
             "UPDATE jams SET phase = :after, "
@@ -99,7 +98,9 @@ class JamQueries(Database):
         )
         return changed == 1
 
-    async def set_announced(self, jam_id: int, phase: str, results_message_id: int | None) -> None:
+    async def set_announced(
+        self, jam_id: int, phase: JamPhase, results_message_id: int | None
+    ) -> None:
         await self._write(
             "UPDATE jams SET announced = ?, "
             "results_message_id = coalesce(?, results_message_id) WHERE id = ?",
@@ -131,10 +132,10 @@ class JamQueries(Database):
             "UPDATE tasks SET vote_message_id = ? WHERE id = ?", (message_id, task_id)
         )
 
-    async def vote(self, jam_id: int, voter_id: int, task_id: int, *, now: float) -> str:
-        """'voted', 'moved' or 'taken back', in one transaction (the jam must be voting)."""
+    async def vote(self, jam_id: int, voter_id: int, task_id: int, *, now: float) -> VoteOutcome:
+        """Voted, moved or taken back, in one transaction (the jam must be voting)."""
 
-        async def vote(conn: Conn) -> str:
+        async def vote(conn: Conn) -> VoteOutcome:
             row = await conn.fetchone(
                 "SELECT task_id FROM jam_votes WHERE jam_id = ? AND voter_id = ?",
                 (jam_id, voter_id),
@@ -143,14 +144,14 @@ class JamQueries(Database):
                 await conn.execute(
                     "DELETE FROM jam_votes WHERE jam_id = ? AND voter_id = ?", (jam_id, voter_id)
                 )
-                return "taken back"
+                return VoteOutcome.TAKEN_BACK
             await conn.execute(
                 "INSERT INTO jam_votes (jam_id, voter_id, task_id, voted_at) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT (jam_id, voter_id) DO UPDATE SET task_id = excluded.task_id, "
                 "voted_at = excluded.voted_at",
                 (jam_id, voter_id, task_id, now),
             )
-            return "voted" if row is None else "moved"
+            return VoteOutcome.VOTED if row is None else VoteOutcome.MOVED
 
         return await self._transaction(vote)
 

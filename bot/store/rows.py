@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from typing import Any, Self
 
-from bot.store.states import ACTIVE_STATES, Delivery, Stage, TaskState
+from bot.store.states import ACTIVE_STATES, Delivery, JamPhase, Origin, Stage, TaskState
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +38,7 @@ class NewTask:
     in_place: bool = False  # the server posts results in the channel, without a thread
     cost: float = 0.0  # credits this task is expected to cost once the API accepts it
     parent_id: int | None = None  # the task this one re-rolls, tweaks or retries
-    origin: str = "slash"  # slash, menu, reroll, tweak, retry, jam
+    origin: Origin = Origin.SLASH
     jam_id: int | None = None  # an entry of this jam
     anonymous: bool = False  # shown without the requester's name until the jam's results
     # What was sent when the member's file could not go as it is (transcoded, trimmed); the
@@ -92,7 +92,7 @@ class TaskRow:
     in_place: bool = False
     cost: float = 0.0
     parent_id: int | None = None
-    origin: str = "slash"
+    origin: Origin = Origin.SLASH
     removed_at: float | None = None  # its posts were deleted: nothing is drawn for it again
     jam_id: int | None = None
     anonymous: bool = False
@@ -145,10 +145,10 @@ class JamRow:
     model: str | None
     anonymous: bool
     max_entries: int
-    phase: str  # submitting, voting, ended
+    phase: JamPhase
     submit_until: float
     vote_until: float
-    announced: str
+    announced: JamPhase  # the last phase its thread was told about
     results_message_id: int | None
     created_at: float
     ended_at: float | None
@@ -156,9 +156,8 @@ class JamRow:
 
     @classmethod
     def from_row(cls, row: Sequence[Any]) -> Self:
-        values = list(row)
-        values[10] = bool(values[10])
-        return cls(*values)
+        """From a `SELECT {JAM_COLUMNS}` row."""
+        return cls(*_convert(_JAM_CONVERTERS, row))
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,8 +248,10 @@ _TASK_CONVERTERS = _converters(
         "quota_returned": bool,
         "in_place": bool,
         "anonymous": bool,
+        "origin": Origin,
     },
 )
+_JAM_CONVERTERS = _converters(JamRow, {"anonymous": bool, "phase": JamPhase, "announced": JamPhase})
 _TRACK_CONVERTERS = _converters(TrackRow, {"delivery": Delivery})
 
 

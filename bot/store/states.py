@@ -78,6 +78,41 @@ class Delivery(StrEnum):
     FAILED = "failed"  # given up: Discord refused for good, or kept failing (the reason is kept)
 
 
+class Origin(StrEnum):
+    """How a request started: which way in (`bot/core/intake.py`) recorded the task."""
+
+    SLASH = "slash"  # /instrumental
+    MENU = "menu"  # the "Add instrumental" message menu
+    REROLL = "reroll"
+    TWEAK = "tweak"
+    RETRY = "retry"
+    JAM = "jam"  # an entry in a jam (from /instrumental or the menu in its thread)
+
+
+class JamPhase(StrEnum):
+    """Where a jam is; also what its thread was last told (`announced`)."""
+
+    SUBMITTING = "submitting"
+    VOTING = "voting"
+    ENDED = "ended"
+
+    @property
+    def after(self) -> JamPhase | None:
+        """The phase this one moves on to; None once ended."""
+        return _NEXT_PHASE.get(self)
+
+
+_NEXT_PHASE = {JamPhase.SUBMITTING: JamPhase.VOTING, JamPhase.VOTING: JamPhase.ENDED}
+
+
+class VoteOutcome(StrEnum):
+    """What a click on an entry's Vote button did (not stored: one row per vote)."""
+
+    VOTED = "voted"
+    MOVED = "moved"  # from another entry
+    TAKEN_BACK = "taken back"  # the same entry again
+
+
 def sql_list(values: Iterable[StrEnum]) -> str:
     """A constant list for SQL, like `('queued', 'submitting')`.
 

@@ -15,6 +15,7 @@ from discord.ext import commands
 from bot.core import validate
 from bot.core.intake import Accepted, Options, Recording
 from bot.music.models import TAGS_MAX, TITLE_MAX
+from bot.store import Origin
 from cogs.instrumental import render
 from cogs.instrumental.delivery import DiscordDelivery
 from cogs.instrumental.menu import build_menu
@@ -131,7 +132,7 @@ class Instrumental(commands.Cog):
         recording: Recording,
         options: Options,
         *,
-        origin: str = "slash",
+        origin: Origin = Origin.SLASH,
         parent_task_id: int | None = None,
     ) -> None:
         """Every way a request starts ends here, after a private acknowledgement: the intake

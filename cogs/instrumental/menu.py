@@ -12,6 +12,7 @@ import discord
 from bot.core import validate
 from bot.core.intake import Options
 from bot.errors import Refusal
+from bot.store import Origin
 from cogs._ui import clip, send_private
 from cogs.instrumental.requests import recording_of, usable_channel
 
@@ -133,7 +134,7 @@ class AddForm(discord.ui.Modal, title="Add instrumental"):
             await interaction.response.defer(ephemeral=True, thinking=True)
             channel = usable_channel(interaction)
             recording = recording_of(chosen, self.owner_id, voice=self.voice)
-            await self.cog.start(interaction, channel, recording, options, origin="menu")
+            await self.cog.start(interaction, channel, recording, options, origin=Origin.MENU)
         except Refusal as refusal:
             await send_private(interaction, str(refusal))
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import discord
 
 from bot.core.tasks import TaskView
-from bot.store import TaskRow, TaskState, TrackRow
+from bot.store import Origin, TaskRow, TaskState, TrackRow
 from cogs._ui import clip, duration_text, jump_url, link_target, plain, shown, span_text
 
 EMBED_FIELD_MAX = 1024
@@ -101,12 +101,12 @@ def card_embed(view: TaskView) -> discord.Embed:
 
 
 ORIGIN_WORDS = {
-    "slash": "/instrumental",
-    "menu": "Add instrumental",
-    "reroll": "re-roll",
-    "tweak": "tweak",
-    "retry": "retry",
-    "jam": "jam entry",
+    Origin.SLASH: "/instrumental",
+    Origin.MENU: "Add instrumental",
+    Origin.REROLL: "re-roll",
+    Origin.TWEAK: "tweak",
+    Origin.RETRY: "retry",
+    Origin.JAM: "jam entry",
 }
 
 

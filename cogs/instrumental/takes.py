@@ -23,7 +23,7 @@ from bot.core import validate
 from bot.core.intake import Options, Recording
 from bot.core.tasks import TaskView
 from bot.errors import Refusal
-from bot.store import TaskRow, TaskState
+from bot.store import Origin, TaskRow, TaskState
 from cogs._ui import APOLOGY, clip, plain, send_private
 from cogs.instrumental.render import ORIGIN_WORDS, take_link
 from cogs.instrumental.requests import recording_of, usable_channel
@@ -191,7 +191,7 @@ class TweakForm(discord.ui.Modal, title="Tweak this take"):
         except Refusal as refusal:
             await send_private(interaction, str(refusal))
             return
-        await self.takes.guarded(interaction, self.takes.again, self.task, "tweak", options)
+        await self.takes.guarded(interaction, self.takes.again, self.task, Origin.TWEAK, options)
 
 
 class ConfirmDelete(discord.ui.View):
@@ -269,21 +269,21 @@ class Takes:
     async def reroll(self, interaction: discord.Interaction[Any], task: TaskRow) -> None:
         await self.may_iterate(interaction, task)
         await interaction.response.defer(ephemeral=True, thinking=True)
-        await self.again(interaction, task, "reroll", options_of(task))
+        await self.again(interaction, task, Origin.REROLL, options_of(task))
 
     async def retry(self, interaction: discord.Interaction[Any], task: TaskRow) -> None:
         if task.state != TaskState.FAILED or not task.can_retry:
             raise Refusal("This request cannot be retried.")
         await self.may_iterate(interaction, task)
         await interaction.response.defer(ephemeral=True, thinking=True)
-        await self.again(interaction, task, "retry", options_of(task))
+        await self.again(interaction, task, Origin.RETRY, options_of(task))
 
     async def tweak(self, interaction: discord.Interaction[Any], task: TaskRow) -> None:
         await self.may_iterate(interaction, task)
         await interaction.response.send_modal(TweakForm(self, task))
 
     async def again(
-        self, interaction: discord.Interaction[Any], task: TaskRow, origin: str, options: Options
+        self, interaction: discord.Interaction[Any], task: TaskRow, origin: Origin, options: Options
     ) -> None:
         """A new take of `task` through the intake, next to it (in its thread if it has one)."""
         if not interaction.response.is_done():

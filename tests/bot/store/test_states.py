@@ -7,7 +7,16 @@ from enum import StrEnum
 import pytest
 
 from bot.music.models import TaskStatus
-from bot.store import ACTIVE_STATES, Delivery, PgStore, Stage, Store, TaskState
+from bot.store import (
+    ACTIVE_STATES,
+    Delivery,
+    JamPhase,
+    Origin,
+    PgStore,
+    Stage,
+    Store,
+    TaskState,
+)
 from bot.store.sql import ACTIVE_SQL
 from bot.store.states import sql_list
 from tests.support.schema import plain_sql, schema_of
@@ -19,11 +28,24 @@ async def test_check_constraints_list_exactly_the_enum_values(store: Store | PgS
         ("tasks", "state"): TaskState,
         ("tasks", "stage"): Stage,
         ("tracks", "delivery"): Delivery,
+        ("tasks", "origin"): Origin,
+        ("jams", "phase"): JamPhase,
     }.items():
         values = tuple(member.value for member in enum)
         # The column's own CHECK is the whole list, in order; others name some of it.
         assert values in checks[(table, column)], (table, column)
         assert all(set(words) <= set(values) for words in checks[(table, column)])
+
+
+async def test_a_new_jam_has_announced_a_phase(store: Store | PgStore) -> None:
+    """`announced` has no CHECK of its own: its default must be a phase, read back as one."""
+    jam = await store.create_jam(
+        guild_id=1, channel_id=2, host_id=3, theme="t", tags=None, negative_tags=None,
+        model=None, anonymous=False, max_entries=1, submit_until=10.0, vote_until=20.0, now=0.0,
+    )  # fmt: skip
+    assert jam is not None
+    assert (jam.phase, jam.announced) == (JamPhase.SUBMITTING, JamPhase.SUBMITTING)
+    assert type(jam.announced) is JamPhase
 
 
 async def test_partial_index_of_due_tasks_repeats_the_active_list(store: Store | PgStore) -> None:
