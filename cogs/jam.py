@@ -20,7 +20,7 @@ from bot.core.jams import MAX_ENTRIES, MAX_MINUTES, THEME_MAX, Standing
 from bot.core.words import refuse_blocked
 from bot.errors import Refusal
 from bot.store import JamPhase, JamRow, TaskRow, VoteOutcome
-from cogs._ui import clip, is_moderator, model_choices, plain, send_private
+from cogs._ui import clip, is_moderator, model_choices, plain, send_private, shown
 
 if TYPE_CHECKING:
     from bot.app import Backline
@@ -96,9 +96,7 @@ def card_embed(
         + (" · anonymous until the results" if jam.anonymous else ""),
     )
     if winners:
-        names = ", ".join(
-            f"<@{w.entry.user_id}> ({clip(plain(w.entry.title), 60)})" for w in winners
-        )
+        names = ", ".join(f"<@{w.entry.user_id}> ({shown(w.entry.title, 60)})" for w in winners)
         embed.add_field(
             name="🏆 Winner" + ("s" if len(winners) > 1 else ""),
             value=clip(names, 1024),
@@ -210,7 +208,7 @@ class DiscordJamPort:
             link = f" · [listen](https://discord.com/channels/{jam.guild_id}/{entry.channel_id}/{entry.card_message_id})"
         joined = f"\nJust finished, it joins the vote: voting runs until {when(jam.vote_until)}."
         message = await thread.send(
-            f"**Entry #{number}**: {clip(plain(entry.title), 100)}{entrant(jam, entry)}{link}"
+            f"**Entry #{number}**: {shown(entry.title, 100)}{entrant(jam, entry)}{link}"
             + (joined if late else ""),
             view=view,
             allowed_mentions=discord.AllowedMentions.none(),
@@ -224,18 +222,16 @@ class DiscordJamPort:
         if left_out:
             unfinished = f" ({entries_word(left_out)} still being made left out)"
         if not standings:
-            text = (
-                f"🏁 The jam “{clip(plain(jam.theme), 100)}” has ended with no entries{unfinished}."
-            )
+            text = f"🏁 The jam “{shown(jam.theme, 100)}” has ended with no entries{unfinished}."
         else:
             numbers = {
                 s.entry.id: n for n, s in enumerate(sorted(standings, key=lambda s: s.entry.id), 1)
             }
-            lines = [f"🏆 Results of the jam “{clip(plain(jam.theme), 100)}”{unfinished}"]
+            lines = [f"🏆 Results of the jam “{shown(jam.theme, 100)}”{unfinished}"]
             for s in standings:
                 votes = f"{s.votes} vote{'s' if s.votes != 1 else ''}"
                 lines.append(
-                    f"{s.place}. Entry #{numbers[s.entry.id]} “{clip(plain(s.entry.title), 80)}” "
+                    f"{s.place}. Entry #{numbers[s.entry.id]} “{shown(s.entry.title, 80)}” "
                     f"by <@{s.entry.user_id}>: {votes}"
                 )
             text = clip("\n".join(lines), 2000)
@@ -404,7 +400,7 @@ class Jam(commands.GroupCog, group_name="jam"):
         mine = [e for e in entries if e.user_id == interaction.user.id]
         tasks = await self.bot.store.recent_tasks(interaction.user.id, 50)
         running = [t for t in tasks if t.jam_id == jam.id and t.active]
-        yours = ", ".join(clip(plain(e.title), 60) for e in mine) or "none yet"
+        yours = ", ".join(shown(e.title, 60) for e in mine) or "none yet"
         if running:
             yours += f" ({len(running)} still being made)"
         embed.add_field(name="Your entries", value=clip(yours, 1024), inline=False)
@@ -427,7 +423,7 @@ class Jam(commands.GroupCog, group_name="jam"):
             else "close the vote and post the results"
         )
         await interaction.response.send_message(
-            f"End this phase of “{clip(plain(jam.theme), 100)}” now: {what}?",
+            f"End this phase of “{shown(jam.theme, 100)}” now: {what}?",
             view=ConfirmEnd(self, jam, interaction.user.id),
             ephemeral=True,
         )

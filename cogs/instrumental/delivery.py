@@ -23,7 +23,7 @@ import discord
 from bot.core.tasks import Shown, TaskView
 from bot.core.tasks.port import PermanentDeliveryError
 from bot.store import TaskRow, TrackRow
-from cogs._ui import clip, plain
+from cogs._ui import shown
 from cogs.instrumental import render
 from cogs.instrumental.placement import THREAD_LOCKED, Placement
 from cogs.instrumental.posting import Posting
@@ -130,7 +130,7 @@ class DiscordDelivery:
     async def _tell_entrant(self, task: TaskRow) -> int | None:
         reason = task.error or "The music service could not make this track."
         text = (
-            f"Your jam entry **{clip(plain(task.title), 100)}** could not be "
+            f"Your jam entry **{shown(task.title, 100)}** could not be "
             f"made: {reason} It is not in the vote; while submissions are open you can enter "
             "again in the jam's thread."
         )

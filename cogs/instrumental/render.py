@@ -73,7 +73,7 @@ def stage_text(view: TaskView) -> str:
 def card_embed(view: TaskView) -> discord.Embed:
     task = view.task
     embed = discord.Embed(
-        title=clip(plain(task.title), EMBED_TITLE_MAX),
+        title=shown(task.title, EMBED_TITLE_MAX),
         colour=_COLOURS[view.display],
         description=stage_text(view),
     )
@@ -87,7 +87,7 @@ def card_embed(view: TaskView) -> discord.Embed:
     embed.add_field(name="Time", value=elapsed, inline=True)
     if view.display == "waiting" and view.queue_position:
         embed.add_field(name="Queue", value=f"#{view.queue_position} in line", inline=True)
-    embed.add_field(name="Tags", value=clip(plain(task.tags), EMBED_FIELD_MAX), inline=False)
+    embed.add_field(name="Tags", value=shown(task.tags, EMBED_FIELD_MAX), inline=False)
     if view.parent is not None:
         word = ORIGIN_WORDS.get(task.origin, "follow-up")
         embed.add_field(name="Take", value=f"{word} of {take_link(view.parent)}", inline=False)
@@ -131,14 +131,14 @@ def requester(task: TaskRow) -> str:
 def track_embed(task: TaskRow, track: TrackRow, *, total: int, linked: bool) -> discord.Embed:
     title = track.title or task.title
     embed = discord.Embed(
-        title=clip(plain(title), EMBED_TITLE_MAX),
+        title=shown(title, EMBED_TITLE_MAX),
         url=link_target(track.audio_url) or None,
         colour=discord.Colour.green(),
     )
     embed.add_field(name="Duration", value=duration_text(track.duration), inline=True)
     embed.add_field(name="Model", value=plain(task.model), inline=True)
     tags = track.tags or task.tags
-    embed.add_field(name="Tags", value=clip(plain(tags), EMBED_FIELD_MAX), inline=False)
+    embed.add_field(name="Tags", value=shown(tags, EMBED_FIELD_MAX), inline=False)
     if linked and track.audio_url:
         embed.add_field(
             name="Download",
@@ -155,7 +155,7 @@ def failure_embed(task: TaskRow) -> discord.Embed:
     reason = task.error or "The music service could not make this track."
     text = reason + (" You can try again: press **Retry** on the card." if task.can_retry else "")
     embed = discord.Embed(
-        title=clip(plain(task.title), EMBED_TITLE_MAX),
+        title=shown(task.title, EMBED_TITLE_MAX),
         description=text,
         colour=discord.Colour.red(),
     )
@@ -170,7 +170,7 @@ def undelivered_reason(task: TaskRow) -> str:
 def give_up_text(task: TaskRow, reason: str) -> str:
     """The direct message a requester gets when posting for their request was given up:
     what happened to it, why it is not in the channel, and where it was asked for."""
-    title = f"**{clip(plain(task.title), 100)}**"
+    title = f"**{shown(task.title, 100)}**"
     where = f" in <#{task.thread_id or task.channel_id}>" if task.guild_id else ""
     if task.state == TaskState.FAILED:
         failed = task.error or "The music service could not make this track."

@@ -24,7 +24,7 @@ from bot.core.intake import Options, Recording
 from bot.core.tasks import TaskView
 from bot.errors import Refusal
 from bot.store import Origin, TaskRow, TaskState
-from cogs._ui import APOLOGY, clip, plain, send_private
+from cogs._ui import APOLOGY, clip, plain, send_private, shown
 from cogs.instrumental.render import ORIGIN_WORDS, take_link
 from cogs.instrumental.requests import recording_of, usable_channel
 
@@ -310,7 +310,7 @@ class Takes:
         return recording_of(message.attachments[0], owner_id=task.user_id)
 
     async def details(self, interaction: discord.Interaction[Any], task: TaskRow) -> None:
-        embed = discord.Embed(title=clip(plain(task.title), 256), colour=discord.Colour.blurple())
+        embed = discord.Embed(title=shown(task.title, 256), colour=discord.Colour.blurple())
         sent = [
             ("Tags", plain(task.tags)),
             ("Negative tags", plain(task.negative_tags)),
@@ -326,7 +326,7 @@ class Takes:
             )
         embed.add_field(
             name="Recording sent",
-            value=clip(plain(task.input_sent), 1024) if task.input_sent else "your file, as it is",
+            value=shown(task.input_sent, 1024) if task.input_sent else "your file, as it is",
             inline=False,
         )
         embed.add_field(name="Started by", value=ORIGIN_WORDS.get(task.origin, task.origin))
@@ -400,7 +400,7 @@ class Takes:
             await self.bot.guild_settings.report(
                 task.guild_id,
                 f"🗑️ {interaction.user.mention} deleted <@{task.user_id}>'s take "
-                f"“{clip(plain(task.title), 100)}” (task #{task.id}).",
+                f"“{shown(task.title, 100)}” (task #{task.id}).",
             )
 
 
