@@ -21,6 +21,7 @@ BENCHES = {
     "sandbox": ["bench.bench_sandbox"],
     "processes": ["bench.bench_processes"],
     "ack": ["bench.bench_ack"],
+    "decode": ["bench.bench_decode"],
 }
 
 

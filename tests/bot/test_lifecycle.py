@@ -518,3 +518,29 @@ async def test_a_restart_while_requests_wait_for_the_rate_limiter_fails_none(
     assert api_calls(simulator.calls, "add-instrumental") == 10
     assert simulator.rejections == 0
     await die(second)
+
+
+async def test_a_part_the_creator_posts_is_submitted_once_posted(
+    service: tuple[Lifecycle, MemoryPort], simulator: Simulator, uploads: str
+) -> None:
+    """A transcoded recording has no URL until its creator posts it: the task waits (its
+    placing window), then goes with the posted file's URL, or fails unpaid without one."""
+    svc, _ = service
+    window = svc.now() + 60
+    held, _ = await svc.request(new_task("", placing_until=window, input_sent="WAV (from Ogg)"))
+    lost, _ = await svc.request(new_task("", placing_until=window))
+    crashed, _ = await svc.request(new_task("", placing_until=svc.now() + 0.5))  # never placed
+    await asyncio.sleep(0.3)  # scheduler rounds: neither may be sent yet
+    assert submissions(simulator) == 0
+    assert (await svc.store.get_task(held.id)).state == "queued"  # type: ignore[union-attr]
+
+    await svc.placed(held.id, card_message_id=1, thread_id=None, upload_url=f"{uploads}/voice.wav")
+    await svc.placed(lost.id, card_message_id=2, thread_id=None)  # its post failed
+    done = await settled(svc, held.id)
+    assert done.state == "done" and done.upload_url == f"{uploads}/voice.wav"
+    assert done.input_sent == "WAV (from Ogg)"
+    failed = await settled(svc, lost.id)
+    assert failed.state == "failed" and "could not be posted" in (failed.error or "")
+    assert failed.quota_returned and submissions(simulator) == 1
+    orphan = await settled(svc, crashed.id)  # its window closed: failed, never sent
+    assert orphan.state == "failed" and orphan.quota_returned and submissions(simulator) == 1

@@ -106,7 +106,7 @@ class Takes:
     """The session's recordings, made once (see the `takes` fixture)."""
 
     voice: bytes  # Ogg Opus, as Discord records voice messages
-    long_voice: bytes  # 50 s of it: over the size sent as WAV, so sent as MP3
+    long_voice: bytes  # 110 s of it: too big for WAV under Discord's upload limit: MP3
     m4a: bytes  # a phone's voice memo: AAC in M4A
     mp4: bytes  # a phone video: a picture track and AAC sound
     flac: bytes
@@ -130,7 +130,7 @@ def make_takes() -> Takes:
     m4a = encode("ipod", "aac", 6, options={"movflags": "+faststart"})
     return Takes(
         voice=encode("ogg", "libopus", 6, bit_rate=32000),
-        long_voice=encode("ogg", "libopus", 50, bit_rate=32000),
+        long_voice=encode("ogg", "libopus", 110, bit_rate=32000),
         m4a=m4a,
         mp4=encode("mp4", "aac", 6, video="mpeg4"),
         flac=flac,
