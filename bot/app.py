@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 import discord
@@ -14,7 +14,7 @@ from discord.ext import commands
 
 from bot.core.credits import CreditWatch
 from bot.core.guilds import GuildSettings
-from bot.core.intake import Intake
+from bot.core.intake import Intake, Options, Recording
 from bot.core.jams import JamService
 from bot.core.tasks import Lifecycle, PollSchedule
 from bot.errors import Refusal
@@ -22,7 +22,7 @@ from bot.music import MusicClient
 from bot.music.ratelimit import RateLimiter
 from bot.services import Services
 from bot.settings import Settings
-from bot.store import Store
+from bot.store import Origin, Store
 from bot.store.processes import SYNC_LOCK
 from bot.web import WebServer
 from cogs._ui import APOLOGY, RESTARTING, send_private
@@ -32,6 +32,26 @@ log = logging.getLogger(__name__)
 EXTENSIONS = ("cogs.instrumental", "cogs.tasks", "cogs.config", "cogs.usage", "cogs.jam")
 COMMAND_HASH_KEY = "command_hash"
 SHUTDOWN_GRACE = 5.0  # seconds a submission on the wire gets to finish when the bot stops
+
+
+# A channel the bot can post in and read back.
+Postable = discord.TextChannel | discord.Thread | discord.VoiceChannel | discord.StageChannel
+
+
+class Starter(Protocol):
+    """Every way a request starts ends in `start` (`cogs/instrumental/start.py`), after a
+    private acknowledgement; the instrumental extension sets `Backline.starter`."""
+
+    async def start(
+        self,
+        interaction: discord.Interaction[Any],
+        channel: Postable,
+        recording: Recording,
+        options: Options,
+        *,
+        origin: Origin = ...,
+        parent_task_id: int | None = ...,
+    ) -> None: ...
 
 
 class Tree(app_commands.CommandTree["Backline"]):
@@ -75,6 +95,7 @@ class Backline(commands.Bot):
     credit_watch: CreditWatch
     jams: JamService
     web: WebServer
+    starter: Starter
 
     def __init__(
         self,

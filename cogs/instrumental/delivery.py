@@ -25,9 +25,9 @@ from bot.core.tasks.port import PermanentDeliveryError
 from bot.store import TaskRow, TrackRow
 from cogs._ui import shown
 from cogs.instrumental import render
+from cogs.instrumental.buttons import buttons_for
 from cogs.instrumental.placement import THREAD_LOCKED, Placement
 from cogs.instrumental.posting import Posting
-from cogs.instrumental.takes import buttons_for
 
 if TYPE_CHECKING:
     from bot.app import Backline

@@ -15,9 +15,10 @@ from bot.errors import Refusal
 from bot.store import Origin
 from cogs._ui import clip, send_private
 from cogs.instrumental.requests import recording_of, usable_channel
+from cogs.instrumental.takes import failed
 
 if TYPE_CHECKING:
-    from cogs.instrumental.command import Instrumental
+    from bot.app import Starter
 
 AUDIO_SUFFIXES = {".mp3", ".wav", ".ogg", ".oga", ".opus", ".flac", ".m4a", ".aac", ".aif", ".aiff",
                   ".mp4", ".mov", ".webm", ".m4v", ".weba"}  # fmt: skip
@@ -102,9 +103,9 @@ class AddForm(discord.ui.Modal, title="Add instrumental"):
         required=False,
     )
 
-    def __init__(self, cog: Instrumental, source: discord.Message) -> None:
+    def __init__(self, starter: Starter, source: discord.Message) -> None:
         super().__init__(timeout=15 * 60)
-        self.cog = cog
+        self.starter = starter
         self.files = audio_files(source)[:MAX_FILES]
         self.owner_id = source.author.id
         self.voice = source.flags.voice  # a voice message: no file name the member chose
@@ -134,14 +135,14 @@ class AddForm(discord.ui.Modal, title="Add instrumental"):
             await interaction.response.defer(ephemeral=True, thinking=True)
             channel = usable_channel(interaction)
             recording = recording_of(chosen, self.owner_id, voice=self.voice)
-            await self.cog.start(interaction, channel, recording, options, origin=Origin.MENU)
+            await self.starter.start(interaction, channel, recording, options, origin=Origin.MENU)
         except Refusal as refusal:
             await send_private(interaction, str(refusal))
 
     async def on_error(  # type: ignore[override]
         self, interaction: discord.Interaction[Any], error: Exception, /
     ) -> None:
-        await self.cog.takes.failed(interaction, error)
+        await failed(interaction, error)
 
 
 def part_of(text: str | None) -> tuple[float | None, float | None]:
@@ -154,7 +155,7 @@ def part_of(text: str | None) -> tuple[float | None, float | None]:
     return start, length
 
 
-def build_menu(cog: Instrumental) -> discord.app_commands.ContextMenu:
+def build_menu() -> discord.app_commands.ContextMenu:
     @discord.app_commands.guild_only()
     async def add_instrumental(
         interaction: discord.Interaction[Any], message: discord.Message
@@ -162,6 +163,6 @@ def build_menu(cog: Instrumental) -> discord.app_commands.ContextMenu:
         source = message if audio_files(message) else await linked_post(interaction, message)
         if source is None:
             raise Refusal(NO_AUDIO)
-        await interaction.response.send_modal(AddForm(cog, source))
+        await interaction.response.send_modal(AddForm(interaction.client.starter, source))
 
     return discord.app_commands.ContextMenu(name="Add instrumental", callback=add_instrumental)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
+from bot.app import Postable
 from bot.core.tasks import Shown, TaskView
 from bot.core.tasks.port import PermanentDeliveryError
 from bot.store import TaskRow
@@ -30,9 +31,6 @@ HISTORY_LOOKBACK = 50  # messages searched for a card or post made just before a
 THREAD_LOCKED = "The thread for this request was locked, so I can't post in it."
 THREAD_CLOSED = "The thread for this request was archived and I'm not allowed to reopen it."
 NOT_A_CHANNEL = "That channel can no longer hold my posts."
-
-# A channel the bot can post in and read back.
-Postable = discord.TextChannel | discord.Thread | discord.VoiceChannel | discord.StageChannel
 
 
 class NotPlaced(RuntimeError):

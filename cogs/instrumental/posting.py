@@ -13,11 +13,12 @@ from typing import TYPE_CHECKING
 
 import discord
 
+from bot.app import Postable
 from bot.audio import sniff_audio
 from bot.fetch import FetchError, TooLarge, UrlPolicy, fetch_to_file
 from bot.store import TaskRow, TrackRow
 from cogs.instrumental import render
-from cogs.instrumental.placement import HISTORY_LOOKBACK, Place, Postable, attach, nonce
+from cogs.instrumental.placement import HISTORY_LOOKBACK, Place, attach, nonce
 
 if TYPE_CHECKING:
     from bot.app import Backline

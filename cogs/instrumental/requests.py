@@ -6,10 +6,10 @@ import logging
 
 import discord
 
+from bot.app import Postable
 from bot.core.intake import Options, Recording, Request
 from bot.errors import Refusal
 from cogs._ui import is_moderator
-from cogs.instrumental.placement import Postable
 
 log = logging.getLogger(__name__)
 

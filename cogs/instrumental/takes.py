@@ -1,9 +1,7 @@
-"""Iterating on a take: the result buttons (Re-roll, Tweak, Details, Delete, Retry).
+"""Iterating on a take: what the result buttons (`buttons`) do.
 
 The buttons sit on the task's status card: one set per take, next to the summary they act
-on (the track posts stay plain audio). Each button is a `DynamicItem` whose custom id
-carries the action and the task id, so it works after a restart and for as long as the
-card exists; no view is kept in memory.
+on (the track posts stay plain audio).
 
 Re-roll, Tweak and Retry start a new task through the intake (quotas, channels, roles and
 blocked words apply) with a freshly signed URL of the input recording: the bot's repost of
@@ -14,33 +12,24 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import re
 from typing import TYPE_CHECKING, Any
 
 import discord
 
 from bot.core import validate
 from bot.core.intake import Options, Recording
-from bot.core.tasks import TaskView
 from bot.errors import Refusal
 from bot.store import Origin, TaskRow, TaskState
 from cogs._ui import APOLOGY, clip, plain, send_private, shown
+from cogs.instrumental.placement import Placement
 from cogs.instrumental.render import ORIGIN_WORDS, take_link
 from cogs.instrumental.requests import recording_of, usable_channel
 
 if TYPE_CHECKING:
     from bot.app import Backline
-    from cogs.instrumental.command import Instrumental
 
 log = logging.getLogger(__name__)
 
-LABELS = {
-    "reroll": ("Re-roll", discord.ButtonStyle.primary, "🎲"),
-    "tweak": ("Tweak", discord.ButtonStyle.secondary, "🎚️"),
-    "details": ("Details", discord.ButtonStyle.secondary, "🔎"),
-    "delete": ("Delete", discord.ButtonStyle.danger, "🗑️"),
-    "retry": ("Retry", discord.ButtonStyle.primary, "🔁"),
-}
 CONFIRM_SECONDS = 120.0
 INPUT_GONE = (
     "The recording of this take is gone (its message was deleted or is too big to keep), "
@@ -48,59 +37,6 @@ INPUT_GONE = (
 )
 DELETED_THREAD = "🗑️ deleted take"
 WEIGHT_ORDER = ("style_weight", "weirdness", "audio_weight")
-
-
-class TaskButton(
-    discord.ui.DynamicItem[discord.ui.Button[Any]],
-    template=r"bl:(?P<action>reroll|tweak|details|delete|retry):(?P<task>[0-9]+)",
-):
-    """A result button; its custom id carries the action and the task."""
-
-    def __init__(self, action: str, task_id: int) -> None:
-        label, style, emoji = LABELS[action]
-        super().__init__(
-            discord.ui.Button(
-                label=label, style=style, emoji=emoji, custom_id=f"bl:{action}:{task_id}"
-            )
-        )
-        self.action = action
-        self.task_id = task_id
-
-    @classmethod
-    async def from_custom_id(
-        cls,
-        interaction: discord.Interaction[Any],
-        item: discord.ui.Item[Any],
-        match: re.Match[str],
-        /,
-    ) -> TaskButton:
-        return cls(match["action"], int(match["task"]))
-
-    async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        bot: Backline = interaction.client
-        cog = bot.get_cog("Instrumental")
-        if cog is None or bot.stopping:
-            await send_private(
-                interaction, "I'm restarting right now; please try again in a minute."
-            )
-            return
-        takes: Takes = cog.takes  # type: ignore[attr-defined]
-        await takes.run(interaction, self.action, self.task_id)
-
-
-def buttons_for(view: TaskView) -> discord.ui.View:
-    """The card's buttons for what the task shows now (none while it runs)."""
-    task = view.task
-    actions: list[str] = []
-    if view.display in ("done", "undelivered"):
-        actions = ["reroll", "tweak", "details", "delete"]
-    elif view.display == "failed":
-        actions = (["retry"] if task.can_retry else []) + ["details", "delete"]
-    buttons = discord.ui.View(timeout=None)
-    for action in actions:
-        buttons.add_item(TaskButton(action, task.id))
-    buttons.stop()  # dispatched by its template, not kept in the bot's view store
-    return buttons
 
 
 def options_of(task: TaskRow, **changes: Any) -> Options:
@@ -218,11 +154,11 @@ class ConfirmDelete(discord.ui.View):
 
 
 class Takes:
-    """What the result buttons do; the cog's `start` does the rest of a new request."""
+    """What the result buttons do; `bot.starter` does the rest of a new request."""
 
-    def __init__(self, bot: Backline, cog: Instrumental) -> None:
+    def __init__(self, bot: Backline) -> None:
         self.bot = bot
-        self.cog = cog
+        self.placement = Placement(bot)
 
     async def run(self, interaction: discord.Interaction[Any], action: str, task_id: int) -> None:
         task = await self.bot.store.get_task(task_id)
@@ -245,19 +181,7 @@ class Takes:
         try:
             await handler(interaction, *args)
         except Exception as error:  # noqa: BLE001 - answered and logged in `failed`
-            await self.failed(interaction, error)
-
-    async def failed(self, interaction: discord.Interaction[Any], error: Exception) -> None:
-        if isinstance(error, Refusal):
-            await send_private(interaction, str(error))
-            return
-        log.error(
-            "interaction failed (guild %s, user %s)",
-            interaction.guild_id,
-            interaction.user.id,
-            exc_info=error,
-        )
-        await send_private(interaction, APOLOGY)
+            await failed(interaction, error)
 
     async def may_iterate(self, interaction: discord.Interaction[Any], task: TaskRow) -> None:
         if interaction.user.id == task.user_id:
@@ -290,10 +214,10 @@ class Takes:
             await interaction.response.defer(ephemeral=True, thinking=True)
         if task.card_message_id is None:
             raise Refusal("This take's card is not posted yet; try again in a moment.")
-        place = await self.cog.delivery.placement.place_of(task)
+        place = await self.placement.place_of(task)
         recording = await self.fresh_recording(task, place.target)
         channel = usable_channel(interaction, place.target)
-        await self.cog.start(
+        await self.bot.starter.start(
             interaction, channel, recording, options, origin=origin, parent_task_id=task.id
         )
 
@@ -364,8 +288,7 @@ class Takes:
         if not await self.bot.lifecycle.remove(task.id):
             await interaction.edit_original_response(content="This take was already deleted.")
             return
-        placement = self.cog.delivery.placement
-        place = await placement.place_of(task)
+        place = await self.placement.place_of(task)
         posts = [t.message_id for t in await self.bot.store.tracks_for_task(task.id)]
         posts += [task.input_message_id, task.notice_message_id, task.vote_message_id]
         thread = place.target if isinstance(place.target, discord.Thread) else None
@@ -420,3 +343,16 @@ async def _quietly(deletion: Any) -> None:
     """A post someone already deleted is fine."""
     with contextlib.suppress(discord.NotFound):
         await deletion
+
+
+async def failed(interaction: discord.Interaction[Any], error: Exception) -> None:
+    if isinstance(error, Refusal):
+        await send_private(interaction, str(error))
+        return
+    log.error(
+        "interaction failed (guild %s, user %s)",
+        interaction.guild_id,
+        interaction.user.id,
+        exc_info=error,
+    )
+    await send_private(interaction, APOLOGY)

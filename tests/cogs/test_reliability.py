@@ -9,7 +9,7 @@ import discord
 import pytest
 
 from bot.app import RESTARTING
-from cogs.instrumental.command import GOT_IT_LATER
+from cogs.instrumental.start import GOT_IT_LATER
 from tests.harness import WAV, Harness, World, bot_messages
 from tests.support.waiting import wait_until
 
@@ -26,7 +26,7 @@ async def test_once_recorded_the_answer_is_got_it_even_if_the_card_fails(
     harness: Harness, world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A "try again" here would charge twice: the card comes later, from the scheduler."""
-    placement = harness.bot.get_cog("Instrumental").delivery.placement  # type: ignore[union-attr]
+    placement = harness.bot.starter.placement
     real_post = placement.post_card
     calls = 0
 
