@@ -32,6 +32,10 @@ EXPOSE 8080
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
     CMD ["python", "-c", "import os, sys, urllib.request as u; port = os.environ.get('CALLBACK_PORT', '8080'); sys.exit(u.urlopen(f'http://127.0.0.1:{port}/healthz', timeout=4).status != 200)"]
 # Python runs as PID 1 here: bot/__main__.py installs its own SIGTERM handler (PID 1 gets no
-# default one), so `docker stop` ends in a clean stop, not a SIGKILL after 10 s.
+# default one), so `docker stop` ends in a clean stop. A clean stop waits for a submission
+# on the wire up to SUNO_REQUEST_TIMEOUT (30 s) and 5 s more: give it 45 s, not Docker's
+# default 10 s, or the SIGKILL cuts the answer off and the charged task fails as
+# "interrupted" after the restart: `docker run --stop-timeout 45`, `docker stop -t 45`
+# (docker-compose.yml sets stop_grace_period: 45s). A Dockerfile cannot set it itself.
 STOPSIGNAL SIGTERM
 CMD ["python", "-m", "bot"]

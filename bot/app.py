@@ -31,7 +31,6 @@ log = logging.getLogger(__name__)
 
 EXTENSIONS = ("cogs.instrumental", "cogs.tasks", "cogs.config", "cogs.usage", "cogs.jam")
 COMMAND_HASH_KEY = "command_hash"
-SHUTDOWN_GRACE = 5.0  # seconds a submission on the wire gets to finish when the bot stops
 
 
 # A channel the bot can post in and read back.
@@ -162,7 +161,7 @@ class Backline(commands.Bot):
     async def close(self) -> None:
         self.stopping = True
         if self.services is not None:
-            await self.services.close(grace=SHUTDOWN_GRACE)
+            await self.services.close()  # a submission on the wire: up to the request time-out
             self.services = None
             self._ready_once = False
         await super().close()

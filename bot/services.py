@@ -128,8 +128,9 @@ class Services:
         self.credit_watch.start()
         self.jams.start()
 
-    async def close(self, grace: float) -> None:
-        """Submissions on the wire get `grace` seconds; then the loops, the server, the store."""
+    async def close(self, grace: float | None = None) -> None:
+        """Submissions on the wire get `grace` seconds (None: up to the client's request
+        time-out, so none is cut off); then the loops, the server, the store."""
         await self.lifecycle.stop(grace=grace)
         await self.credit_watch.stop()
         await self.jams.stop()

@@ -70,6 +70,11 @@ class MusicClient:
     def __repr__(self) -> str:
         return f"MusicClient(base_url={self._base_url!r})"
 
+    @property
+    def request_timeout(self) -> float:
+        """Seconds one call may take: how long a submission on the wire can last."""
+        return float(self._timeout.total or 0.0)
+
     def build_request(self, **fields: Any) -> AddInstrumentalRequest:
         """Validate a submission against the API's rules and the configured models."""
         return AddInstrumentalRequest.model_validate(

@@ -77,6 +77,7 @@ async def run(
     period: float,
     scale: float,
     discord_start: float,
+    timeout: float = 2.0,
 ) -> None:
     print("started", flush=True)
     settings = load_settings(
@@ -90,7 +91,7 @@ async def run(
         task_timeout=30.0,
     )
     async with aiohttp.ClientSession() as session:
-        client = make_client(session, api, limit=limit, period=period, timeout=2.0)
+        client = make_client(session, api, limit=limit, period=period, timeout=timeout)
         # The bot's own start-up order: the store, the services, the callback receiver...
         services = await Services.open(
             settings, client, PollSchedule().scaled(scale), gateway_connected=lambda: True
@@ -112,7 +113,7 @@ async def run(
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
         print("ready", flush=True)  # the fault suite times its kill from here
         await stop.wait()
-        await services.close(grace=5.0)
+        await services.close()  # as the bot: a submission on the wire gets its answer
 
 
 def main() -> None:
@@ -130,6 +131,7 @@ def main() -> None:
         default=0.0,
         help="seconds Discord takes to come up (login, command sync) after the store is open",
     )
+    parser.add_argument("--timeout", type=float, default=2.0, help="of each API call (s)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     db = args.db if "://" in args.db else f"sqlite:///{args.db}"
@@ -143,6 +145,7 @@ def main() -> None:
             period=args.period,
             scale=args.scale,
             discord_start=args.discord_start,
+            timeout=args.timeout,
         )
     )
 

@@ -99,6 +99,7 @@ class ApiWork(TimeOuts):
         self.callbacks_enabled = callbacks_enabled
         self._clock = clock
         self._wake = wake
+        self.stopping = False  # the process stops: nothing more leaves
         self._in_flight: set[int] = set()  # submissions whose API task id is not recorded yet
         # Accepted by the API, but the write of the id kept failing: written by `recover`.
         self._unrecorded: dict[int, str] = {}
@@ -151,7 +152,7 @@ class ApiWork(TimeOuts):
         async def claim() -> bool:
             # Claimed only as the request leaves (after the rate limiter): a restart before
             # that leaves the task queued, not "interrupted". Nothing leaves while paused.
-            if await self.pause.current() is not None:
+            if self.stopping or await self.pause.current() is not None:
                 return False
             return await self.store.claim_for_submit(task.id, self._clock())
 

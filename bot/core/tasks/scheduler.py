@@ -61,6 +61,7 @@ class Scheduler:
         self._busy_cards: set[int] = set()
         self._busy_tracks: set[int] = set()
         self._workers: set[asyncio.Task[None]] = set()
+        self._submissions: set[asyncio.Task[None]] = set()  # workers that may submit
         self._wake = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
         self.heartbeat = 0.0  # clock time of the last round
@@ -85,12 +86,21 @@ class Scheduler:
             self._loop_task = asyncio.create_task(self._run(), name="lifecycle-scheduler")
 
     async def stop(self, grace: float = 0.0) -> None:
+        """Stop the loop; submissions already on the wire get up to `grace` seconds for
+        their answer (cut off, a paid task would fail as interrupted at the restart); the
+        rest of the work is cancelled at once: polls, cards and posts resume by design."""
         if self._loop_task is not None:
             self._loop_task.cancel()
             await asyncio.gather(self._loop_task, return_exceptions=True)
             self._loop_task = None
-        if grace > 0 and self._workers:
-            await asyncio.wait(set(self._workers), timeout=grace)
+        self.api.stopping = True  # a submission not yet on the wire stays queued
+        try:
+            for worker in self._workers - self._submissions:
+                worker.cancel()
+            if grace > 0 and self._submissions:
+                await asyncio.wait(set(self._submissions), timeout=grace)
+        finally:
+            self.api.stopping = False
         workers = list(self._workers)
         for worker in workers:
             worker.cancel()
@@ -157,7 +167,9 @@ class Scheduler:
             for row in _alternate(polls, submits)[:free]:
                 task = await self.store.leased("task", row, now=now, seconds=API_LEASE)
                 if task is not None:
-                    self._spawn(self._busy_tasks, task.id, self.api.advance(task), "task")
+                    worker = self._spawn(self._busy_tasks, task.id, self.api.advance(task), "task")
+                    if task.state == TaskState.QUEUED:
+                        self._submissions.add(worker)
         free = self._delivery_slots - len(self._busy_cards) - len(self._busy_tracks)
         if free > 0:
             for row in await self.store.tasks_needing_card(now, free):
@@ -212,7 +224,7 @@ class Scheduler:
         key: int,
         work: Coroutine[Any, Any, None],
         lease: Kind | None = None,
-    ) -> None:
+    ) -> asyncio.Task[None]:
         busy.add(key)
         if lease is not None:
             work = self._then_release(work, lease, key)
@@ -222,12 +234,14 @@ class Scheduler:
 
         def finished(done: asyncio.Task[None]) -> None:
             self._workers.discard(done)
+            self._submissions.discard(done)
             busy.discard(key)
             self.wake()
             if not done.cancelled() and (exc := done.exception()) is not None:
                 log.error("lifecycle work failed (key %d)", key, exc_info=exc)
 
         worker.add_done_callback(finished)
+        return worker
 
     async def _then_release(self, work: Coroutine[Any, Any, None], kind: Kind, key: int) -> None:
         """Run leased work, then hand the lease back (a crash leaves it to run out)."""

@@ -22,6 +22,8 @@ from bot.store.retention import DAY, DEFAULT_RETENTION_DAYS
 
 log = logging.getLogger(__name__)
 
+# Beyond the request time-out, for recording an answer that came at its very end.
+STOP_MARGIN = 5.0
 WAKE_CHANNEL = "backline_wake"  # PostgreSQL NOTIFY: work may be due, whichever process takes it
 
 
@@ -212,9 +214,12 @@ class Lifecycle:
             self._announcing.add(task)
             task.add_done_callback(self._announcing.discard)
 
-    async def stop(self, grace: float = 0.0) -> None:
-        """Stop starting work; give work in flight (a submission on the wire) up to `grace`
-        seconds to finish, then cancel the rest (a restart resumes it)."""
+    async def stop(self, grace: float | None = 0.0) -> None:
+        """Stop starting work; give submissions on the wire up to `grace` seconds to get
+        their answer recorded (None: the client's request time-out and a margin, so
+        that none is cut off), and cancel the rest at once (a restart resumes it)."""
+        if grace is None:
+            grace = self.client.request_timeout + STOP_MARGIN
         await self.scheduler.stop(grace)
         if self._announcing:
             await asyncio.gather(*self._announcing, return_exceptions=True)
