@@ -26,6 +26,7 @@ from bot.store import Origin, Store
 from bot.store.processes import SYNC_LOCK
 from bot.web import WebServer
 from cogs._ui import APOLOGY, RESTARTING, send_private
+from cogs.reasons import reason
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +69,7 @@ class Tree(app_commands.CommandTree["Backline"]):
     ) -> None:
         original = getattr(error, "original", error)
         if isinstance(original, Refusal):
-            message = str(original)
+            message = reason(original)
         elif isinstance(error, app_commands.CommandOnCooldown):
             message = f"Slow down: try again in {error.retry_after:.0f} seconds."
         elif isinstance(error, app_commands.CheckFailure):

@@ -17,18 +17,17 @@ from bot.core.guilds import (
     CHANNELS_MAX,
     COOLDOWN_MAX,
     DEFAULT_FIELDS,
-    LABELS,
     LIMIT_FIELDS,
     LIMIT_MAX,
     WORDS_MAX,
     Change,
     GuildConfig,
-    bot_default,
     word_list,
 )
 from bot.errors import Refusal
 from bot.music.models import TAGS_MAX
 from cogs._ui import clip, model_choices, require_moderator
+from cogs.settings_words import LABELS, bot_default, change_lines
 
 if TYPE_CHECKING:
     from bot.app import Backline
@@ -140,7 +139,7 @@ class Config(commands.GroupCog, group_name="config"):
 
     async def saved(self, interaction: discord.Interaction, what: str, change: Change) -> None:
         """Tell the moderator what changed, privately, and the log channel."""
-        lines = change.lines()
+        lines = change_lines(change)
         if not lines:
             await interaction.response.send_message("Nothing changed.", ephemeral=True)
             return
@@ -149,7 +148,7 @@ class Config(commands.GroupCog, group_name="config"):
         await self.tell_log(interaction, what, change)
 
     async def tell_log(self, interaction: discord.Interaction, what: str, change: Change) -> None:
-        lines = change.lines()
+        lines = change_lines(change)
         if not lines:
             return
         text = f"🛠️ {interaction.user.mention} used `/config {what}`:\n" + "\n".join(

@@ -9,8 +9,9 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.core.intake import Quota, relative
+from bot.core.intake import Quota
 from cogs._ui import require_moderator
+from cogs.reasons import relative
 
 if TYPE_CHECKING:
     from bot.app import Backline

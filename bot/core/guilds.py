@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from bot.core import validate
+from bot.core.refusals import OutOfRange
 from bot.core.words import blocked_in
 from bot.errors import Refusal
 from bot.store import Store
@@ -153,87 +154,18 @@ class GuildConfig(BaseModel):
         return blocked_in(self.blocked_words, text)
 
 
-# -- how each setting reads, for /config show and the log -----------------------------------
-
-
-def _text(value: Any) -> str:
-    return f"`{value}`"
-
-
-def _weight(value: Any) -> str:
-    return f"{value:g}"
-
-
-def _count(value: Any) -> str:
-    return "no limit" if value == 0 else str(value)
-
-
-def _seconds(value: Any) -> str:
-    return "none" if value == 0 else f"{value} s"
-
-
-LABELS: dict[str, tuple[str, Callable[[Any], str]]] = {
-    "tags": ("Tags", _text),
-    "negative_tags": ("Negative tags", _text),
-    "model": ("Model", _text),
-    "style_weight": ("Style weight", _weight),
-    "weirdness": ("Weirdness", _weight),
-    "audio_weight": ("Audio weight", _weight),
-    "vocal_gender": ("Vocal gender", lambda v: validate.GENDER_WORDS.get(v, v)),
-    "daily_per_member": ("Requests per member per day", _count),
-    "cooldown_seconds": ("Cooldown between a member's requests", _seconds),
-    "concurrent_per_member": ("Requests per member at a time", _count),
-    "daily_per_server": ("Requests per server per day", _count),
-    "channels": ("Channels", lambda v: ", ".join(f"<#{c}>" for c in v)),
-    "role_id": ("Role needed", lambda v: f"<@&{v}>"),
-    "delivery": ("Delivery", lambda v: "in the channel" if v == "in_place" else "in a thread"),
-    "log_channel_id": ("Log channel", lambda v: f"<#{v}>"),
-    "credit_alert": ("Credit alert below", lambda v: f"{v:g} credits"),
-    "blocked_words": ("Blocked words", lambda v: ", ".join(f"`{w}`" for w in v)),
-    "jam_role_id": ("Jam hosts", lambda v: f"<@&{v}> and Manage Server"),
-    "rerolls": ("Re-roll and Tweak", lambda v: "anyone" if v == "everyone" else "the requester"),
-}
-
-
-def bot_default(name: str, rules: Rules) -> str:
-    """What applies when the server has not chosen, in words."""
-    if name in ("tags", "negative_tags", "model"):
-        value = {"tags": rules.default_tags, "negative_tags": rules.default_negative_tags}
-        return _text(value.get(name, rules.default_model))
-    if name in LIMIT_FIELDS:
-        return LABELS[name][1](getattr(rules.limits, name))
-    return {
-        "vocal_gender": "any",
-        "channels": "every channel I can post in",
-        "role_id": "none: everyone",
-        "delivery": "in a thread",
-        "log_channel_id": "none",
-        "credit_alert": "off",
-        "blocked_words": "none",
-        "rerolls": "the requester only",
-        "jam_role_id": "Manage Server only",
-    }.get(name, "the music service's default")
-
-
-def shown(name: str, value: Any) -> str:
-    if value is None or value == ():
-        return "(bot default)"
-    return LABELS[name][1](value)
-
-
 @dataclass(frozen=True, slots=True)
 class Change:
     old: GuildConfig
     new: GuildConfig
 
-    def lines(self) -> list[str]:
-        """`label: old → new` for each setting that changed."""
-        out = []
-        for name, (label, _) in LABELS.items():
-            before, after = getattr(self.old, name), getattr(self.new, name)
-            if before != after:
-                out.append(f"{label}: {shown(name, before)} → {shown(name, after)}")
-        return out
+    def names(self) -> frozenset[str]:
+        """The settings that changed (the cogs say how each reads)."""
+        return frozenset(
+            name
+            for name in GuildConfig.model_fields
+            if getattr(self.old, name) != getattr(self.new, name)
+        )
 
 
 class ModLogPort(Protocol):
@@ -327,7 +259,7 @@ class GuildSettings:
             elif name in LIMIT_FIELDS:
                 top = COOLDOWN_MAX if name == "cooldown_seconds" else LIMIT_MAX
                 if not 0 <= value <= top:
-                    raise Refusal(f"{LABELS[name][0]} must be from 0 to {top} (0 = no limit).")
+                    raise OutOfRange(name, top)
                 out[name] = int(value)
             elif name == "credit_alert":
                 if value < 0:

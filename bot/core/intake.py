@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from bot import media
 from bot.core import validate
 from bot.core.guilds import DEFAULT_FIELDS, GuildConfig, GuildSettings, Limits, Rules
+from bot.core.refusals import LimitReached, RoleNeeded, WrongChannel
 from bot.core.tasks import Lifecycle
 from bot.core.words import refuse_blocked
 from bot.errors import Refusal
@@ -369,15 +370,9 @@ def check_access(config: GuildConfig, request: Request) -> None:
     if request.moderator:
         return
     if not config.allows_channel(request.channel_id, request.parent_channel_id, request.thread_id):
-        places = ", ".join(f"<#{cid}>" for cid in config.channels[:10])
-        raise Refusal(f"I don't take requests in this channel; moderators chose: {places}.")
+        raise WrongChannel(config.channels)
     if config.role_id is not None and config.role_id not in request.role_ids:
-        raise Refusal(f"In this server you need the <@&{config.role_id}> role to use me.")
-
-
-def relative(ts: float) -> str:
-    """A Discord relative timestamp ("in 5 minutes"), shown in the reader's language."""
-    return f"<t:{math.ceil(ts)}:R>"
+        raise RoleNeeded(config.role_id)
 
 
 class Quota:
@@ -403,15 +398,9 @@ class Quota:
                 "the most it allows per member."
             )
         if limits.daily_per_server and usage.server_today >= limits.daily_per_server:
-            raise Refusal(
-                f"This server has used all {limits.daily_per_server} of today's requests; "
-                f"new ones open {relative(self.next_day)}."
-            )
+            raise LimitReached("daily_per_server", limits.daily_per_server, self.next_day)
         if limits.daily_per_member and usage.member_today >= limits.daily_per_member:
-            raise Refusal(
-                f"You have used your {limits.daily_per_member} requests for today in this "
-                f"server; you can send more {relative(self.next_day)}."
-            )
+            raise LimitReached("daily_per_member", limits.daily_per_member, self.next_day)
         if limits.concurrent_per_member and usage.running >= limits.concurrent_per_member:
             raise Refusal(
                 f"You already have {usage.running} requests in progress (this server allows "
@@ -420,10 +409,7 @@ class Quota:
         if limits.cooldown_seconds and usage.last_request_at is not None:
             ready = usage.last_request_at + limits.cooldown_seconds
             if self.now < ready:
-                raise Refusal(
-                    f"Slow down: this server allows one request every "
-                    f"{limits.cooldown_seconds} s; you can send the next {relative(ready)}."
-                )
+                raise LimitReached("cooldown_seconds", limits.cooldown_seconds, ready)
 
     def cooldown_ends(self, usage: Usage) -> float | None:
         if not self.limits.cooldown_seconds or usage.last_request_at is None:

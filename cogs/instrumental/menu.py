@@ -16,6 +16,7 @@ from bot.store import Origin
 from cogs._ui import clip, send_private
 from cogs.instrumental.requests import recording_of, usable_channel
 from cogs.instrumental.takes import failed
+from cogs.reasons import reason
 
 if TYPE_CHECKING:
     from bot.app import Starter
@@ -137,7 +138,7 @@ class AddForm(discord.ui.Modal, title="Add instrumental"):
             recording = recording_of(chosen, self.owner_id, voice=self.voice)
             await self.starter.start(interaction, channel, recording, options, origin=Origin.MENU)
         except Refusal as refusal:
-            await send_private(interaction, str(refusal))
+            await send_private(interaction, reason(refusal))
 
     async def on_error(  # type: ignore[override]
         self, interaction: discord.Interaction[Any], error: Exception, /

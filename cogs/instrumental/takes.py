@@ -24,6 +24,7 @@ from cogs._ui import APOLOGY, clip, plain, send_private, shown
 from cogs.instrumental.placement import Placement
 from cogs.instrumental.render import ORIGIN_WORDS, take_link
 from cogs.instrumental.requests import recording_of, usable_channel
+from cogs.reasons import reason
 
 if TYPE_CHECKING:
     from bot.app import Backline
@@ -347,7 +348,7 @@ async def _quietly(deletion: Any) -> None:
 
 async def failed(interaction: discord.Interaction[Any], error: Exception) -> None:
     if isinstance(error, Refusal):
-        await send_private(interaction, str(error))
+        await send_private(interaction, reason(error))
         return
     log.error(
         "interaction failed (guild %s, user %s)",
