@@ -4,7 +4,6 @@ wrong, and what members and owners get then. Against the simulator over HTTP."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
@@ -15,18 +14,12 @@ from bot.music import MusicClient
 from simulator import Simulator, SimulatorConfig
 from tests.conftest import FAST
 from tests.support.factories import API_KEY, api_calls, make_client, new_task
-from tests.support.gateway import HTML_PAGE, Gateway, open_gateway
+from tests.support.gateway import HTML_PAGE, Gateway
 from tests.support.rig import open_rig
 from tests.support.waiting import settled, wait_until
 
 # The production schedule at 1/200: ten minutes of maintenance last three seconds.
 SCHEDULE = PollSchedule().scaled(1 / 200)
-
-
-@pytest.fixture
-async def gateway(simulator: Simulator, session: aiohttp.ClientSession) -> AsyncIterator[Gateway]:
-    async with open_gateway(simulator.base_url, session) as proxy:
-        yield proxy
 
 
 @pytest.mark.parametrize("status", [502, 504, 520])

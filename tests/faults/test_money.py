@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
-from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
 import aiohttp
@@ -25,7 +25,7 @@ from bot.store import TaskRow
 from simulator import Simulator, SimulatorConfig
 from tests.conftest import FAST
 from tests.support.factories import API_KEY, api_calls, make_client, new_task
-from tests.support.gateway import Gateway, gateway_json, open_gateway
+from tests.support.gateway import Gateway, gateway_json
 from tests.support.rig import Rig, open_rig
 from tests.support.waiting import settled, wait_until
 
@@ -39,12 +39,6 @@ GATEWAY_JSON = [
     (502, gateway_json(502, "Bad Gateway")),
     (500, '{"code": 500, "msg": "Server error", "data": null}'),
 ]
-
-
-@pytest.fixture
-async def gateway(simulator: Simulator, session: aiohttp.ClientSession) -> AsyncIterator[Gateway]:
-    async with open_gateway(simulator.base_url, session) as proxy:
-        yield proxy
 
 
 @pytest.mark.parametrize("callbacks", [True, False], ids=["callbacks", "polling"])
@@ -195,9 +189,7 @@ async def test_a_time_out_during_an_outage_waits_for_the_api(
     db_path: Path, music: MusicClient, simulator: Simulator, uploads: str
 ) -> None:
     simulator.config.first_delay, simulator.config.complete_delay = 1.0, 1.5
-    async with open_rig(
-        db_path, music, schedule=SCHEDULE, callbacks=False, task_timeout=1.0
-    ) as rig:
+    async with _polling(db_path, music, task_timeout=1.0) as rig:
         task, _ = await rig.service.request(new_task(f"{uploads}/voice.wav"))
         seen: set[str] = set()
         watch = asyncio.create_task(_states_seen(rig, task.id, seen))
@@ -216,17 +208,11 @@ async def test_a_task_failed_by_its_time_out_is_delivered_when_the_api_finishes_
     db_path: Path, music: MusicClient, simulator: Simulator, uploads: str
 ) -> None:
     simulator.config.first_delay, simulator.config.complete_delay = 1.0, 1.5
-    async with open_rig(
-        db_path, music, schedule=SCHEDULE, callbacks=False, task_timeout=0.5
-    ) as rig:
+    async with _polling(db_path, music, task_timeout=0.5) as rig:
         task, _ = await rig.service.request(new_task(f"{uploads}/voice.wav"))
 
-        async def failed() -> TaskRow | None:
-            row = await rig.store.get_task(task.id)
-            return row if row is not None and row.state == "failed" else None
-
-        timed_out = await wait_until(failed)  # the API answered: still running
-        done = await wait_until(lambda: _done(rig, task.id))
+        timed_out = await wait_until(lambda: _in(rig, task.id, "failed"))  # API: running
+        done = await wait_until(lambda: _in(rig, task.id, "done"))
         await wait_until(lambda: rig.port.copies() == [1, 1])  # polled, not called back
     assert "did not finish" in (timed_out.error or "") and done.error is None
     assert len(simulator.tasks) == 1
@@ -236,23 +222,27 @@ async def test_an_outage_past_the_time_out_ends_the_wait_but_not_the_looking(
     db_path: Path, music: MusicClient, simulator: Simulator, uploads: str
 ) -> None:
     simulator.config.first_delay, simulator.config.complete_delay = 0.5, 0.6
-    async with open_rig(
-        db_path, music, schedule=SCHEDULE, callbacks=False, task_timeout=0.5
-    ) as rig:
+    async with _polling(db_path, music, task_timeout=0.5) as rig:
         task, _ = await rig.service.request(new_task(f"{uploads}/voice.wav"))
         await _at(simulator, 0.1)
         simulator.fail_next(455, times=10**6, endpoint="record-info")
         ended = await settled(rig.service, task.id)  # bounded: another time-out
         simulator.end_faults()
-        done = await wait_until(lambda: _done(rig, task.id))
+        done = await wait_until(lambda: _in(rig, task.id, "done"))
         await wait_until(lambda: rig.port.copies() == [1, 1])
     assert ended.state == "failed" and "could not be reached" in (ended.error or "")
     assert done.state == "done"
 
 
-async def _done(rig: Rig, task_id: int) -> TaskRow | None:
+async def _in(rig: Rig, task_id: int, state: str) -> TaskRow | None:
     row = await rig.store.get_task(task_id)
-    return row if row is not None and row.state == "done" else None
+    return row if row is not None and row.state == state else None
+
+
+def _polling(
+    db_path: Path, music: MusicClient, task_timeout: float
+) -> AbstractAsyncContextManager[Rig]:
+    return open_rig(db_path, music, schedule=SCHEDULE, callbacks=False, task_timeout=task_timeout)
 
 
 class DatabaseLock:
