@@ -87,6 +87,7 @@ from bot.core.tasks import Lifecycle, PollSchedule
 from bot.settings import load_settings
 from bot.store import Store, open_store
 from simulator.media import make_wav
+from tests.support.backlog import check_at, count_tasks
 
 SETUP_KEY = "bench-setup-key-0123456789"
 REAL_KEY = "bench-real-key-0123456789"
@@ -374,11 +375,9 @@ async def backline_bench(args: argparse.Namespace, info: dict[str, Any]) -> Asyn
                         await asyncio.sleep(args.gap)  # the scheduler's first rounds
 
                         async def recorded(low: int, high: int) -> int:
-                            row = await bot.store._fetchone(
-                                "SELECT count(*) FROM tasks WHERE interaction_id BETWEEN ? AND ?",
-                                (low, high),
+                            return await count_tasks(
+                                bot.store, "interaction_id BETWEEN ? AND ?", (low, high)
                             )
-                            return int(row[0]) if row else 0
 
                         yield Bench(world, args, recorded=recorded)
                         info["following"] = (await bot.store.count_by_state()).get("following", 0)
@@ -430,10 +429,7 @@ async def fill_backlog(
         if not ready:
             raise RuntimeError(f"the backlog's first {real} tasks were not submitted and shown")
         await clone_in_flight(store, sim, http, first.id, args.tasks - real)
-        await store._write(
-            "UPDATE tasks SET next_check_at = ? + (id % 30) WHERE state = 'following'",
-            (time.time(),),
-        )
+        await check_at(store, "? + (id % 30)", "state = 'following'", (time.time(),))
         await sim.configure(http, rate_limit=20, rate_period=10.0)
     finally:
         await store.close()
@@ -442,8 +438,7 @@ async def fill_backlog(
 
 async def setup_done(store: Store, count: int) -> bool:
     following = (await store.count_by_state()).get("following", 0)
-    row = await store._fetchone("SELECT count(*) FROM tasks WHERE card_dirty = 1")
-    return following >= count and row is not None and row[0] == 0
+    return following >= count and await count_tasks(store, "card_dirty = 1") == 0
 
 
 async def until(check: Callable[[], Awaitable[bool]], timeout: float) -> bool:

@@ -46,7 +46,6 @@ from bench.common import (
     new_task,
     percentile,
     quiet_logging,
-    record_arrivals,
     schedule_walk,
     seconds,
     transit_times,
@@ -221,7 +220,7 @@ async def follow(
     """`tasks` requests `gap` seconds apart through a Lifecycle polling on `schedule`,
     against a simulator drawing each task's stage times, until all are done."""
     async with VariedSimulator(config, draw) as sim, aiohttp.ClientSession() as http:
-        arrivals = record_arrivals(sim)
+        arrivals = sim.note_arrivals()
         client = make_client(
             http,
             sim.base_url,

@@ -50,6 +50,7 @@ from bench.common import (
 )
 from bot.core.tasks import Lifecycle, PollSchedule
 from bot.store import Store, open_store
+from tests.support.backlog import check_at
 
 SETUP_KEY = "bench-setup-key-0123456789"
 REAL_KEY = "bench-real-key-0123456789"
@@ -172,9 +173,7 @@ async def _phases(
 
     # -- 2. steady ----------------------------------------------------------------------
     # Every task due for a check within the next 30 s, as after a real steady submission rate.
-    await store._write(
-        "UPDATE tasks SET next_check_at = ? + (id % 30) WHERE state = 'following'", (time.time(),)
-    )
+    await check_at(store, "? + (id % 30)", "state = 'following'", (time.time(),))
     before = await sim.stats(http)
     await sim.configure(http, rate_limit=20, rate_period=10.0)
     real_client = make_client(http, sim.base_url, api_key=REAL_KEY)  # 20 per 10 s

@@ -29,9 +29,10 @@ from aiohttp import web
 
 from bot.core.tasks import Lifecycle, PollSchedule
 from bot.music import MusicClient
-from bot.store import PgStore, Stage, Store
+from bot.store import Stage, Store
 from simulator import SimTask, Simulator, SimulatorConfig
 from tests.support import factories
+from tests.support.backlog import copy_task_rows
 from tests.support.factories import api_calls, new_task
 from tests.support.port import MemoryPort
 
@@ -76,20 +77,6 @@ def proc_status_mb(key: str = "VmRSS") -> float:
             if line.startswith(key + ":"):
                 return int(line.split()[1]) / 1024
     return math.nan
-
-
-def record_arrivals(sim: Simulator) -> list[float]:
-    """Note when each API call reached the simulator's rate limiter (time.monotonic())."""
-    arrivals: list[float] = []
-    limiter = sim._limiter  # the simulator's own per-key limiter
-    allow = limiter.allow
-
-    def noting(key: str, now: float, limit: int, period: float) -> bool:
-        arrivals.append(now)
-        return allow(key, now, limit, period)
-
-    limiter.allow = noting  # type: ignore[method-assign]
-    return arrivals
 
 
 def transit_times(client: MusicClient, arrivals: list[float]) -> list[float]:
@@ -215,8 +202,8 @@ class VariedSimulator(Simulator):
     """A Simulator whose every submission draws its own stage times.
 
     The simulator copies its timing settings into each task at submission, so setting them
-    just before each task is created gives each task its own timeline. (This hooks the
-    simulator's task factory; the HTTP behaviour is the simulator's own.)
+    just before each task is created gives each task its own timeline (through the
+    simulator's public `create_task`; the HTTP behaviour is the simulator's own).
     """
 
     def __init__(
@@ -225,10 +212,10 @@ class VariedSimulator(Simulator):
         super().__init__(config)
         self._draw = draw
 
-    def _create_task(self, body: dict[str, Any]) -> SimTask:
+    def create_task(self, body: dict[str, Any]) -> SimTask:
         cfg = self.config
         cfg.text_delay, cfg.first_delay, cfg.complete_delay = self._draw()
-        return super()._create_task(body)
+        return super().create_task(body)
 
 
 def varied_timeline(
@@ -272,7 +259,7 @@ async def _simulator_main(config: dict[str, Any], pipe: Any) -> None:
         spec = await request.json()
         body = sim.tasks[spec["like"]].params
         return web.json_response(
-            {"ids": [sim._create_task(body).task_id for _ in range(spec["count"])]}
+            {"ids": [sim.create_task(body).task_id for _ in range(spec["count"])]}
         )
 
     sim.app.router.add_get("/_bench/stats", stats)
@@ -376,44 +363,12 @@ async def clone_in_flight(
     path): the simulator accepts as many copies of its submission, and the store gets a
     copy of its row for each. A backlog of 100,000 is set up in a minute instead of the
     hours the API's rate limit would take."""
-    row = await store._fetchone("SELECT api_task_id FROM tasks WHERE id = ?", (template,))
-    assert row is not None and row[0], "the template task must have been accepted"
+    task = await store.get_task(template)
+    assert task is not None and task.api_task_id, "the template task must have been accepted"
     for start in range(0, count, 5000):
         await copy_task_rows(
-            store, template, await sim.seed(http, row[0], min(5000, count - start))
+            store, template, await sim.seed(http, task.api_task_id, min(5000, count - start))
         )
-
-
-COPIES_FROM = 10**17
-
-
-async def copy_task_rows(store: Store, template: int, api_task_ids: list[str]) -> None:
-    """A copy of task `template`'s row for each API task id, each with an interaction id of
-    its own, in one transaction."""
-    if isinstance(store, PgStore):
-        sql = (
-            "SELECT column_name FROM information_schema.columns"
-            " WHERE table_name = 'tasks' ORDER BY ordinal_position"
-        )
-    else:
-        sql = "SELECT name FROM pragma_table_info('tasks')"
-    columns = [name for (name,) in await store._fetchall(sql) if name != "id"]
-    fresh = {"interaction_id": "?", "api_task_id": "?"}  # in this order in the table
-    insert = (
-        f"INSERT INTO tasks ({', '.join(columns)}) "
-        f"SELECT {', '.join(fresh.get(name, name) for name in columns)} FROM tasks WHERE id = ?"
-    )
-    # Far above real interaction ids (and the tests' counters), after earlier copies.
-    (last,) = await store._fetchone(
-        "SELECT max(interaction_id) FROM tasks WHERE interaction_id > ?", (COPIES_FROM,)
-    ) or (None,)
-    last = last or COPIES_FROM
-
-    async def copy(conn: Any) -> None:
-        for offset, api_task_id in enumerate(api_task_ids, start=1):
-            await conn.execute(insert, (last + offset, api_task_id, template))
-
-    await store._transaction(copy)
 
 
 # -- the report ------------------------------------------------------------------------------

@@ -60,8 +60,8 @@ class Simulator:
         self._routes = Routes(
             self._config,
             self._timeline.tasks,
-            # Looked up per call, so a subclass's (or a benchmark's) _create_task is used.
-            lambda body: self._create_task(body),
+            # Looked up per call, so a subclass's create_task is used.
+            lambda body: self.create_task(body),
             lambda: self.public_url,
             self._faults,
             self._limiter,
@@ -244,10 +244,27 @@ class Simulator:
         while self._background:
             await asyncio.wait(set(self._background))
 
+    def note_arrivals(self) -> list[float]:
+        """From now on, note when each API call reaches the rate limit check
+        (`time.monotonic()`), in the list returned: a benchmark compares them with the
+        client's departures (the margin its limiter keeps must cover the transit)."""
+        arrivals: list[float] = []
+        allow = self._limiter.allow
+
+        def noting(key: str, now: float, limit: int, period: float) -> bool:
+            arrivals.append(now)
+            return allow(key, now, limit, period)
+
+        self._limiter.allow = noting  # type: ignore[method-assign]
+        return arrivals
+
     # ----------------------------------------------------------------- the parts
 
-    def _create_task(self, body: dict[str, Any]) -> SimTask:
-        """Record an accepted submission and start its upload check (or its stages)."""
+    def create_task(self, body: dict[str, Any]) -> SimTask:
+        """Record an accepted submission and start its upload check (or its stages): what
+        an add-instrumental call that passes does. Tests and benchmarks call it to set up a
+        large backlog without the HTTP calls; a subclass may override it (to give each
+        submission timings of its own)."""
         task = self._timeline.new_task(body)
         if self._config.check_upload and self._session is not None:
             task.fetch = self._spawn(self._check_upload(task, self._session))

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import aiohttp
 
-from bench.common import copy_task_rows
 from bot.core.tasks import Lifecycle
 from bot.music import MusicClient
 from bot.store import Store
 from simulator import Simulator
 from tests.conftest import FAST, FAST_SCHEDULE
+from tests.support.backlog import check_at, copy_task_rows
 from tests.support.factories import make_client, new_task
 from tests.support.port import MemoryPort
 from tests.support.waiting import wait_until
@@ -52,11 +52,13 @@ async def test_the_scheduler_never_reads_every_task(
     simulator.config.check_upload = False
     body = simulator.tasks[accepted].params
     await copy_task_rows(
-        store, template.id, [simulator._create_task(body).task_id for _ in range(BACKLOG)]
+        store, template.id, [simulator.create_task(body).task_id for _ in range(BACKLOG)]
     )
     # Checked on their schedule (20 due now).
-    await store._write(
-        "UPDATE tasks SET next_check_at = CASE WHEN id % 150 = 0 THEN 0 ELSE ? END WHERE id > ?",
+    await check_at(
+        store,
+        "CASE WHEN id % 150 = 0 THEN 0 ELSE ? END",
+        "id > ?",
         (time.time() + 3600, template.id),
     )
     # A few quick ones alongside, so cards are drawn and tracks delivered too.

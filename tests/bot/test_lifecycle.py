@@ -15,6 +15,7 @@ from bot.music import errors as e
 from bot.store import Store, TaskRow
 from simulator import Simulator, SimulatorConfig
 from tests.conftest import FAST, FAST_SCHEDULE
+from tests.support.backlog import check_at
 from tests.support.factories import API_KEY, api_calls, make_client, new_task
 from tests.support.port import MemoryPort
 from tests.support.waiting import settled, wait_until
@@ -182,7 +183,7 @@ async def test_busy_codes_wait_and_then_submit(
     task, _ = await svc.request(new_task(f"{uploads}/voice.wav"))
     if code == 455:  # maintenance waits a minute: check the task is parked, then let it go
         await wait_until(lambda: _state(svc, task.id, "queued", error_count=1))
-        await svc.store._write("UPDATE tasks SET next_check_at = 0 WHERE id = ?", (task.id,))
+        await check_at(svc.store, "0", "id = ?", (task.id,))
         svc.wake()
     done = await settled(svc, task.id)
     assert done.state == "done" and submissions(simulator) == 1

@@ -281,6 +281,15 @@ async def test_rate_limit_430_and_recovery(sim, http):
     assert (await get(http, sim, "credit"))["code"] == 200
 
 
+async def test_arrivals_are_noted_as_calls_reach_the_limit(sim, http):
+    sim.config.rate_limit, sim.config.rate_period = 2, 10.0
+    arrivals = sim.note_arrivals()
+    before = time.monotonic()
+    codes = [(await get(http, sim, "credit"))["code"] for _ in range(3)]
+    assert codes == [200, 200, 430]  # a refused call arrived too
+    assert len(arrivals) == 3 and before <= arrivals[0] <= arrivals[1] <= arrivals[2]
+
+
 async def test_rate_limit_is_per_key(sim, http):
     sim.config.rate_limit, sim.config.rate_period = 1, 10.0
     assert (await get(http, sim, "credit", key="a"))["code"] == 200
