@@ -56,7 +56,7 @@ import gc
 import multiprocessing
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -64,9 +64,6 @@ from typing import Any
 import aiohttp
 import discord
 import simcord
-from simcord import actors as simcord_actors
-from simcord import interactions as simcord_interactions
-from simcord.enums import AppCommandType, InteractionType
 
 from bench.bare_bot import BareBot
 from bench.common import (
@@ -88,6 +85,8 @@ from bot.settings import load_settings
 from bot.store import Store, open_store
 from simulator.media import make_wav
 from tests.support.backlog import check_at, count_tasks
+from tests.support.burst import AckClock, emit
+from tests.support.burst import slash_payload as burst_payload
 
 SETUP_KEY = "bench-setup-key-0123456789"
 REAL_KEY = "bench-real-key-0123456789"
@@ -115,58 +114,6 @@ def parse_args() -> argparse.Namespace:
 
 
 # -- measuring (in each bot's process) ---------------------------------------------------------
-
-
-class AckClock:
-    """perf_counter() when each interaction's defer returned, by interaction id. Both bots
-    acknowledge with `InteractionResponse.defer`, so timing it times both the same way.
-
-    simcord takes the callback in memory: `defer` returns without the handler ever leaving
-    the event loop. With `on_the_wire`, the handler then waits one turn of the loop, as a
-    real defer (an HTTP request to Discord) waits at least that long for its response."""
-
-    def __init__(self) -> None:
-        self.acked: dict[int, float] = {}
-        self.on_the_wire = False
-        self._waiting: set[int] = set()
-        self._all_in = asyncio.Event()
-
-    @contextlib.contextmanager
-    def installed(self) -> Iterator[None]:
-        original = discord.InteractionResponse.defer
-        clock = self
-
-        async def defer(response: discord.InteractionResponse, **kwargs: Any) -> Any:
-            result = await original(response, **kwargs)
-            clock.note(response._parent.id)
-            if clock.on_the_wire:
-                await asyncio.sleep(0)  # the response's way back
-            return result
-
-        discord.InteractionResponse.defer = defer  # type: ignore[assignment,method-assign]
-        try:
-            yield
-        finally:
-            discord.InteractionResponse.defer = original  # type: ignore[method-assign]
-
-    def note(self, interaction_id: int) -> None:
-        self.acked[interaction_id] = time.perf_counter()
-        self._waiting.discard(interaction_id)
-        if not self._waiting:
-            self._all_in.set()
-
-    def expect(self, ids: list[int]) -> None:
-        self._waiting = set(ids) - self.acked.keys()
-        self._all_in.clear()
-        if not self._waiting:
-            self._all_in.set()
-
-    async def all_in(self, timeout: float) -> bool:
-        try:
-            await asyncio.wait_for(self._all_in.wait(), timeout)
-        except TimeoutError:
-            return False
-        return True
 
 
 class GcClock:
@@ -232,39 +179,10 @@ async def simcord_world(bot: discord.Client, timeout: float) -> AsyncIterator[Wo
 
 
 def slash_payload(world: World, member: Any, options: dict[str, Any]) -> dict[str, Any]:
-    """The INTERACTION_CREATE payload of `member.slash(channel, "instrumental", **options)`,
-    built but not emitted. simcord's public `slash` runs one interaction at a time and waits
-    for the bot to settle; a burst needs them all in flight at once, so this uses simcord's
-    internals the way `simcord.actors._slash` and `_dispatch_actor_interaction` do. The
-    attachment is stored in simcord's CDN here, before the clock starts."""
-    channel_id = world.channel.id
-    root = simcord_actors._resolve_visible_command(
-        member, channel_id, "instrumental", AppCommandType.CHAT_INPUT
+    """`/instrumental` from `member`, built but not emitted (`tests/support/burst.py`)."""
+    return burst_payload(
+        world.env, world.guild.id, world.channel.id, member, "instrumental", options
     )
-    leaf, nesting = simcord_interactions.walk_to_subcommand(root, [])
-    leaf_options, resolved = simcord_interactions.build_options(
-        member, "instrumental", leaf, options, channel_id=channel_id
-    )
-    data: dict[str, Any] = {
-        "id": root["id"],
-        "name": root["name"],
-        "type": root.get("type", AppCommandType.CHAT_INPUT),
-        "options": simcord_interactions.nest_options(root, nesting, leaf_options),
-    }
-    if resolved:
-        data["resolved"] = resolved
-    if root.get("guild_id"):
-        data["guild_id"] = root["guild_id"]
-    record, payload = simcord_interactions.base_payload(
-        world.env.backend,
-        type=InteractionType.APPLICATION_COMMAND,
-        channel_id=channel_id,
-        guild_id=world.guild.id,
-        user_id=member.id,
-        data=data,
-    )
-    world.env._notify_dispatch_observers(record)
-    return payload
 
 
 @dataclass
@@ -302,7 +220,7 @@ async def burst(bench: Bench, size: int, mode: str = MODES[0]) -> Burst:
     started = time.perf_counter()
     for interaction_id, payload in zip(ids, payloads, strict=True):
         emitted[interaction_id] = time.perf_counter()
-        env.backend.emit("INTERACTION_CREATE", payload)  # parsed now; the handlers start next
+        emit(env, payload)  # parsed now; the handlers start next
     emit_done = time.perf_counter()
     # discord.py started one task per interaction in the emits above.
     handlers = [t for t in asyncio.all_tasks() - before if t.get_name() == "CommandTree-invoker"]
@@ -316,7 +234,7 @@ async def burst(bench: Bench, size: int, mode: str = MODES[0]) -> Burst:
         await asyncio.wait(handlers, timeout=timeout)
     settled = time.perf_counter()
     lag_burst = probe.since(mark)
-    await env._settle_internal(timeout=timeout, dispatch="INTERACTION_CREATE")  # any leftovers
+    await env.settle(timeout=timeout)  # any leftovers
     return Burst(
         latencies=[clock.acked[i] - emitted[i] for i in ids if i in clock.acked],
         missing=sum(1 for i in ids if i not in clock.acked),

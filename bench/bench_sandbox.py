@@ -86,7 +86,7 @@ def measure(work: Callable[[], Any], repeat: int) -> tuple[float, float, Any]:
 
 
 def tone(seconds: float) -> bytes:
-    media._tone_loop.cache_clear()  # as for a task of a new length
+    media.forget_tones()  # as for a task of a new length
     return media.make_wav(seconds)
 
 

@@ -60,6 +60,12 @@ def _tone_loop(sample_rate: int, freqs: tuple[float, ...], amplitude: float) -> 
     return samples.tobytes()
 
 
+def forget_tones() -> None:
+    """Drop the cached beds, so the next `make_wav` builds its own from scratch (a
+    benchmark times a task of a new length that way)."""
+    _tone_loop.cache_clear()
+
+
 def make_wav(
     seconds: float,
     *,

@@ -9,7 +9,7 @@ import zlib
 import pytest
 
 from bot.audio import probe_duration
-from simulator.media import make_png, make_wav, wav_duration
+from simulator.media import forget_tones, make_png, make_wav, wav_duration
 
 
 def test_make_wav_structure():
@@ -27,6 +27,12 @@ def test_make_wav_structure():
 def test_make_wav_is_not_silent():
     samples = struct.unpack_from("<1000h", make_wav(1.0), 44 + 2000 * 2)
     assert max(samples) > 3000 and min(samples) < -3000
+
+
+def test_a_wav_built_from_scratch_is_the_cached_one():
+    cached = make_wav(1.5)
+    forget_tones()
+    assert make_wav(1.5) == cached
 
 
 def test_make_wav_pad_to_bytes():
