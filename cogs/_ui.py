@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, Literal
+from typing import Literal
 from urllib.parse import quote
 
 import discord
@@ -14,9 +14,6 @@ from bot.errors import Refusal
 from bot.store import TaskRow
 
 log = logging.getLogger(__name__)
-
-APOLOGY = "Sorry, something went wrong on our side. It has been logged; please try again later."
-RESTARTING = "I'm restarting right now; please try again in a minute."
 
 STATUS_WORDS: dict[Display, str] = {
     "waiting": "⏳ waiting",
@@ -105,17 +102,6 @@ class NotModerator(app_commands.CheckFailure, Refusal):
 def require_moderator(interaction: discord.Interaction, what: str) -> None:
     if not is_moderator(interaction):
         raise NotModerator(f"{what} is for moderators (Manage Server) only.")
-
-
-async def send_private(interaction: discord.Interaction[Any], message: str) -> None:
-    """Answer only the member, whatever state the interaction is in."""
-    try:
-        if interaction.response.is_done():
-            await interaction.followup.send(message, ephemeral=True)
-        else:
-            await interaction.response.send_message(message, ephemeral=True)
-    except discord.HTTPException:
-        log.warning("could not send an error message for interaction %s", interaction.id)
 
 
 def model_choices(models: list[str], current: str) -> list[app_commands.Choice[str]]:

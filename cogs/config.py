@@ -13,6 +13,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.app import View
 from bot.core.guilds import (
     CHANNELS_MAX,
     COOLDOWN_MAX,
@@ -81,7 +82,7 @@ def setting_lines(config: GuildConfig, names: tuple[str, ...], bot: Backline) ->
     return "\n".join(lines)
 
 
-class ResetView(discord.ui.View):
+class ResetView(View):
     """The confirmation for `/config reset`: only the moderator who asked can answer."""
 
     def __init__(self, cog: Config, moderator_id: int) -> None:

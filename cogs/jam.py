@@ -16,11 +16,12 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.app import Pressed, View, send_private
 from bot.core.jams import MAX_ENTRIES, MAX_MINUTES, THEME_MAX, Standing
 from bot.core.words import refuse_blocked
 from bot.errors import Refusal
 from bot.store import JamPhase, JamRow, TaskRow, VoteOutcome
-from cogs._ui import clip, is_moderator, model_choices, plain, send_private, shown
+from cogs._ui import clip, is_moderator, model_choices, plain, shown
 
 if TYPE_CHECKING:
     from bot.app import Backline
@@ -113,6 +114,7 @@ def card_embed(
 
 
 class VoteButton(
+    Pressed,
     discord.ui.DynamicItem[discord.ui.Button[Any]],
     template=r"bl:vote:(?P<jam>[0-9]+):(?P<task>[0-9]+)",
 ):
@@ -138,13 +140,9 @@ class VoteButton(
     ) -> VoteButton:
         return cls(int(match["jam"]), int(match["task"]))
 
-    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+    async def press(self, interaction: discord.Interaction[Any]) -> None:
         bot: Backline = interaction.client
-        try:
-            outcome, number = await bot.jams.vote(self.jam_id, interaction.user.id, self.task_id)
-        except Refusal as refusal:
-            await send_private(interaction, str(refusal))
-            return
+        outcome, number = await bot.jams.vote(self.jam_id, interaction.user.id, self.task_id)
         text = {
             VoteOutcome.VOTED: f"Your vote is on entry #{number}.",
             VoteOutcome.MOVED: f"Your vote moved to entry #{number}.",
@@ -241,7 +239,7 @@ class DiscordJamPort:
         return int(message.id)
 
 
-class ConfirmEnd(discord.ui.View):
+class ConfirmEnd(View):
     def __init__(self, cog: Jam, jam: JamRow, host_id: int) -> None:
         super().__init__(timeout=60)
         self.cog = cog
@@ -255,7 +253,7 @@ class ConfirmEnd(discord.ui.View):
         self.stop()
         try:
             phase = await self.cog.bot.jams.end_phase(self.jam)
-        except Refusal as refusal:
+        except Refusal as refusal:  # not an error here: the answer that replaces the prompt
             await interaction.response.edit_message(content=str(refusal), view=None)
             return
         done = (

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
+from bot.app import RESTARTING, Pressed, send_private
 from bot.core.tasks import TaskView
-from cogs._ui import RESTARTING, send_private
 from cogs.instrumental.takes import Takes
 
 if TYPE_CHECKING:
@@ -28,6 +28,7 @@ LABELS = {
 
 
 class TaskButton(
+    Pressed,
     discord.ui.DynamicItem[discord.ui.Button[Any]],
     template=r"bl:(?P<action>reroll|tweak|details|delete|retry):(?P<task>[0-9]+)",
 ):
@@ -53,7 +54,7 @@ class TaskButton(
     ) -> TaskButton:
         return cls(match["action"], int(match["task"]))
 
-    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+    async def press(self, interaction: discord.Interaction[Any]) -> None:
         bot: Backline = interaction.client
         if bot.stopping:
             await send_private(interaction, RESTARTING)

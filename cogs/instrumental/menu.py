@@ -9,14 +9,13 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
+from bot.app import Modal
 from bot.core import validate
 from bot.core.intake import Options
 from bot.errors import Refusal
 from bot.store import Origin
-from cogs._ui import clip, send_private
+from cogs._ui import clip
 from cogs.instrumental.requests import recording_of, usable_channel
-from cogs.instrumental.takes import failed
-from cogs.reasons import reason
 
 if TYPE_CHECKING:
     from bot.app import Starter
@@ -79,7 +78,7 @@ async def linked_post(
     return None
 
 
-class AddForm(discord.ui.Modal, title="Add instrumental"):
+class AddForm(Modal, title="Add instrumental"):
     tags: discord.ui.TextInput[Any] = discord.ui.TextInput(
         custom_id="tags",
         label="Tags (style, mood, instruments)",
@@ -124,26 +123,18 @@ class AddForm(discord.ui.Modal, title="Add instrumental"):
 
     async def on_submit(self, interaction: discord.Interaction[Any]) -> None:
         chosen = self.files[int(self.choice.values[0])] if self.choice else self.files[0]
-        try:
-            start, length = part_of(self.part.value)
-            options = Options(
-                tags=self.tags.value or None,
-                negative_tags=self.negative_tags.value or None,
-                title=self.title_text.value or None,
-                start=start,
-                length=length,
-            )
-            await interaction.response.defer(ephemeral=True, thinking=True)
-            channel = usable_channel(interaction)
-            recording = recording_of(chosen, self.owner_id, voice=self.voice)
-            await self.starter.start(interaction, channel, recording, options, origin=Origin.MENU)
-        except Refusal as refusal:
-            await send_private(interaction, reason(refusal))
-
-    async def on_error(  # type: ignore[override]
-        self, interaction: discord.Interaction[Any], error: Exception, /
-    ) -> None:
-        await failed(interaction, error)
+        start, length = part_of(self.part.value)
+        options = Options(
+            tags=self.tags.value or None,
+            negative_tags=self.negative_tags.value or None,
+            title=self.title_text.value or None,
+            start=start,
+            length=length,
+        )
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        channel = usable_channel(interaction)
+        recording = recording_of(chosen, self.owner_id, voice=self.voice)
+        await self.starter.start(interaction, channel, recording, options, origin=Origin.MENU)
 
 
 def part_of(text: str | None) -> tuple[float | None, float | None]:

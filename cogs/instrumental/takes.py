@@ -16,15 +16,15 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
+from bot.app import Modal, View, send_private
 from bot.core import validate
 from bot.core.intake import Options, Recording
 from bot.errors import Refusal
 from bot.store import Origin, TaskRow, TaskState
-from cogs._ui import APOLOGY, clip, plain, send_private, shown
+from cogs._ui import clip, plain, shown
 from cogs.instrumental.placement import Placement
 from cogs.instrumental.render import ORIGIN_WORDS, take_link
 from cogs.instrumental.requests import recording_of, usable_channel
-from cogs.reasons import reason
 
 if TYPE_CHECKING:
     from bot.app import Backline
@@ -82,7 +82,7 @@ def parse_weights(text: str) -> dict[str, float | None]:
     return values
 
 
-class TweakForm(discord.ui.Modal, title="Tweak this take"):
+class TweakForm(Modal, title="Tweak this take"):
     tags: discord.ui.TextInput[Any] = discord.ui.TextInput(
         custom_id="tags",
         label="Tags",
@@ -114,24 +114,20 @@ class TweakForm(discord.ui.Modal, title="Tweak this take"):
         self.weights.default = weights_text(task)
 
     async def on_submit(self, interaction: discord.Interaction[Any]) -> None:
-        try:
-            # The rule may have changed while the form was open.
-            await self.takes.may_iterate(interaction, self.task)
-            weights = parse_weights(self.weights.value)
-            options = options_of(
-                self.task,
-                tags=self.tags.value or None,
-                negative_tags=self.negative_tags.value or None,
-                title=self.title_text.value or None,
-                **weights,
-            )
-        except Refusal as refusal:
-            await send_private(interaction, str(refusal))
-            return
-        await self.takes.guarded(interaction, self.takes.again, self.task, Origin.TWEAK, options)
+        # The rule may have changed while the form was open.
+        await self.takes.may_iterate(interaction, self.task)
+        weights = parse_weights(self.weights.value)
+        options = options_of(
+            self.task,
+            tags=self.tags.value or None,
+            negative_tags=self.negative_tags.value or None,
+            title=self.title_text.value or None,
+            **weights,
+        )
+        await self.takes.again(interaction, self.task, Origin.TWEAK, options)
 
 
-class ConfirmDelete(discord.ui.View):
+class ConfirmDelete(View):
     def __init__(self, takes: Takes, task: TaskRow, member_id: int) -> None:
         super().__init__(timeout=CONFIRM_SECONDS)
         self.takes = takes
@@ -144,7 +140,7 @@ class ConfirmDelete(discord.ui.View):
     ) -> None:
         self.stop()
         await interaction.response.edit_message(content="Deleting…", view=None)
-        await self.takes.guarded(interaction, self.takes.delete, self.task)
+        await self.takes.delete(interaction, self.task)
 
     @discord.ui.button(label="Cancel", style=discord.ButtonStyle.secondary)
     async def cancel(
@@ -173,16 +169,7 @@ class Takes:
             "details": self.details,
             "delete": self.ask_delete,
         }[action]
-        await self.guarded(interaction, handler, task)
-
-    async def guarded(
-        self, interaction: discord.Interaction[Any], handler: Any, *args: Any
-    ) -> None:
-        """Refusals answer privately; anything else is logged and apologised for."""
-        try:
-            await handler(interaction, *args)
-        except Exception as error:  # noqa: BLE001 - answered and logged in `failed`
-            await failed(interaction, error)
+        await handler(interaction, task)  # what it raises is answered by the button
 
     async def may_iterate(self, interaction: discord.Interaction[Any], task: TaskRow) -> None:
         if interaction.user.id == task.user_id:
@@ -344,16 +331,3 @@ async def _quietly(deletion: Any) -> None:
     """A post someone already deleted is fine."""
     with contextlib.suppress(discord.NotFound):
         await deletion
-
-
-async def failed(interaction: discord.Interaction[Any], error: Exception) -> None:
-    if isinstance(error, Refusal):
-        await send_private(interaction, reason(error))
-        return
-    log.error(
-        "interaction failed (guild %s, user %s)",
-        interaction.guild_id,
-        interaction.user.id,
-        exc_info=error,
-    )
-    await send_private(interaction, APOLOGY)

@@ -8,7 +8,7 @@ import discord
 import pytest
 from discord import app_commands
 
-from bot.app import APOLOGY
+from bot.app import APOLOGY, View
 from bot.errors import Refusal
 from tests.harness import Harness, World
 
@@ -76,6 +76,43 @@ async def test_expected_and_unexpected_errors(
     assert "test-discord-token" not in crashed.response.content
     # The crash reached the error handler as an unexpected error (simcord saw it too).
     assert [type(e.original) for e in harness.env.errors] == [Refusal, RuntimeError]
+
+
+class Buttons(View):
+    @discord.ui.button(label="Refuse")
+    async def refuse(self, interaction: discord.Interaction, _: discord.ui.Button) -> None:
+        raise Refusal("Not this one.")
+
+    @discord.ui.button(label="Crash", custom_id="crash-button")
+    async def crash(self, interaction: discord.Interaction, _: discord.ui.Button) -> None:
+        raise RuntimeError("boom")
+
+
+async def test_a_views_errors_speak_in_the_same_voice(
+    harness: Harness, world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Buttons, forms and dynamic items answer errors as commands do (one helper)."""
+
+    @app_commands.command(name="buttons")
+    async def buttons(interaction: discord.Interaction) -> None:
+        """Buttons."""
+        await interaction.response.send_message("Press one", view=Buttons(), ephemeral=True)
+
+    harness.bot.tree.add_command(buttons)
+    await harness.bot.sync_commands()
+    r = await world.alice.slash(world.channel, "buttons")
+
+    refused = await world.alice.click(r.response, label="Refuse")
+    assert refused.ephemeral and refused.response.content == "Not this one."
+
+    caplog.set_level(logging.ERROR, logger="bot.app")
+    crashed = await world.alice.click(r.response, label="Crash")
+    assert crashed.ephemeral and crashed.response.content == APOLOGY
+    [record] = [r for r in caplog.records if r.name == "bot.app"]
+    message = record.getMessage()
+    assert f"user {world.alice.id}" in message and f"guild {world.guild.id}" in message
+    assert "view Buttons (crash-button)" in message and record.exc_info is not None
+    assert [type(getattr(e, "original", e)) for e in harness.env.errors] == [Refusal, RuntimeError]
 
 
 async def test_task_retention_setting_reaches_the_scheduler(harness: Harness) -> None:
