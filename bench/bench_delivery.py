@@ -22,11 +22,11 @@ from pathlib import Path
 
 import aiohttp
 import discord
-from aiohttp import web
 
 from bench.common import Report
 from bot.fetch import fetch_capped, fetch_to_file
 from simulator.media import make_wav
+from tests.support.servers import serve_files
 
 MB = 1024 * 1024
 CASES = ((2, 9), (4, 45))  # (tracks at once, MB each)
@@ -82,29 +82,16 @@ async def main() -> None:
     rows = []
     for count, size in CASES:
         body = make_wav(1.0, sample_rate=44100, pad_to_bytes=size * MB)
-
-        async def track(_: web.Request, body: bytes = body) -> web.Response:
-            return web.Response(body=body, content_type="audio/wav")
-
-        async def ping(_: web.Request) -> web.Response:
-            return web.Response(text="ok")
-
-        app = web.Application()
-        app.router.add_get("/track", track)
-        app.router.add_get("/ping", ping)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", 0).start()
-        url = f"http://127.0.0.1:{runner.addresses[0][1]}/track"
+        files = {"/track": (body, "audio/wav"), "/ping": (b"ok", "text/plain")}
         figures = {}
-        for variant in ("in memory", "streamed"):
-            process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "bench.bench_delivery", "--child", variant, url, str(count),
-                stdout=asyncio.subprocess.PIPE,
-            )  # fmt: skip
-            out, _ = await process.communicate()
-            figures[variant] = json.loads(out.decode().strip().splitlines()[-1])["over"]
-        await runner.cleanup()
+        async with serve_files(files) as base_url:
+            for variant in ("in memory", "streamed"):
+                process = await asyncio.create_subprocess_exec(
+                    sys.executable, "-m", "bench.bench_delivery", "--child", variant,
+                    f"{base_url}/track", str(count), stdout=asyncio.subprocess.PIPE,
+                )  # fmt: skip
+                out, _ = await process.communicate()
+                figures[variant] = json.loads(out.decode().strip().splitlines()[-1])["over"]
         rows.append((count, size, figures))
     report = Report("backline delivery memory benchmark (issue 15, 2)")
     report.param("tracks", "WAV bodies served over HTTP on 127.0.0.1, downloaded at once")

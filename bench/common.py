@@ -313,18 +313,10 @@ class SimulatorProcess:
     def for_backlog(cls) -> SimulatorProcess:
         """Tasks that stay in flight (generation 30 min), no limit until `configure`, any
         bearer accepted: a setup key and the bot's key keep separate windows."""
-        return cls(
-            api_key=None,
-            rate_limit=1_000_000,
-            rate_period=1.0,
-            check_upload=False,
-            send_callbacks=False,
-            credits=1e12,
-            text_delay=30.0,
-            first_delay=1500.0,
-            complete_delay=1800.0,
-            audio_seconds=0.5,
-        )
+        no_limit = {"rate_limit": 1_000_000, "rate_period": 1.0, "credits": 1e12}
+        in_flight = {"text_delay": 30.0, "first_delay": 1500.0, "complete_delay": 1800.0}
+        quiet = {"check_upload": False, "send_callbacks": False, "audio_seconds": 0.5}
+        return cls(api_key=None, **no_limit, **in_flight, **quiet)
 
     def stop(self) -> None:
         if self._process is not None:

@@ -17,7 +17,7 @@ from simulator import Simulator, SimulatorConfig
 from tests.support.factories import API_KEY, make_client
 from tests.support.postgres import drop_database, fresh_postgres
 from tests.support.recordings import Takes, make_takes
-from tests.support.servers import serve
+from tests.support.servers import serve_files
 
 # The Discord side (simcord, the bot, a CDN for attachments) for tests of bot/app and cogs/.
 pytest_plugins = ["tests.harness"]
@@ -99,20 +99,11 @@ def settings(simulator: Simulator, db_path: Path, monkeypatch: pytest.MonkeyPatc
 @pytest.fixture
 async def uploads() -> AsyncIterator[str]:
     """A local file host standing in for Discord's CDN: `/voice.wav` (audio), `/notes.txt`."""
-    from aiohttp import web
-
     from simulator.media import make_wav
 
-    wav = make_wav(12.0)
-
-    async def voice(_: web.Request) -> web.Response:
-        return web.Response(body=wav, content_type="audio/wav")
-
-    async def notes(_: web.Request) -> web.Response:
-        return web.Response(text="not audio")
-
-    app = web.Application()
-    app.router.add_get("/voice.wav", voice)
-    app.router.add_get("/notes.txt", notes)
-    async with serve(app) as base_url:
+    files = {
+        "/voice.wav": (make_wav(12.0), "audio/wav"),
+        "/notes.txt": (b"not audio", "text/plain"),
+    }
+    async with serve_files(files) as base_url:
         yield base_url
