@@ -9,22 +9,19 @@ else (a voice message's Ogg Opus, M4A/AAC, FLAC, a video's sound), and any trimm
 of a take, is transcoded: WAV when small, else MP3 at a good bitrate that still fits
 Discord's smallest upload limit, so the bot can post it and hand its URL to the API.
 
-Plain blocking code for a worker thread (`asyncio.to_thread`): FFmpeg releases the GIL
-while it decodes. It is bounded: `DECODE_SECONDS` of wall time, `MAX_DECODED_SECONDS` of
-audio, and memory by the output only (the input is in memory already; decoded samples
-are streamed, never held). No Discord and no numpy here.
+Plain blocking code for a worker thread (`asyncio.to_thread`): the event loop lags no more
+than with the same decode in another process (`bench/bench_decode.py`). It is bounded:
+`DECODE_SECONDS` of wall time, `MAX_DECODED_SECONDS` of audio, and memory by the output
+only (the input is in memory already; decoded samples are streamed through
+`bot.transcode`, never held). No Discord and no numpy here.
 """
 
 from __future__ import annotations
 
-import array
 import io
 import logging
 import math
-import operator
-import sys
 import time
-import wave
 from collections.abc import Generator, Iterator
 from contextlib import closing
 from dataclasses import dataclass, field
@@ -33,6 +30,7 @@ import av
 import av.error
 
 from bot.audio import probe_duration
+from bot.transcode import Level, Output, plane, resampled
 
 log = logging.getLogger(__name__)
 
@@ -48,17 +46,9 @@ __all__ = [
 
 DECODE_SECONDS = 60.0  # wall time one recording may take to read (2 cores, shared)
 MAX_DECODED_SECONDS = 4 * 3600.0  # a small file of a very low bitrate can hold days
-LEVEL_RATE = 8000  # loudness is measured on a mono copy at this rate
-LEVEL_WINDOW = 0.5  # seconds: the loudest stretch of this length decides "too quiet"
-SEND_MAX_BYTES = int(9.5 * 1024 * 1024)  # under Discord's smallest upload limit (10 MiB)
-# A part that fits as WAV is sent lossless: no encoder to run (LAME is most of the CPU a
-# transcode costs, about 0.6 s a minute), at the price of a bigger upload.
-WAV_MAX_BYTES = SEND_MAX_BYTES
-MP3_SPEED = "7"  # LAME's -q: 7 costs a fifth less CPU than its default, at the same bitrate
 # Containers whose last audio packet ends the file, but for tags: more after it is not theirs.
 _TAIL_CHECKED = frozenset({"ogg", "flac", "wav"})
 TAIL_SLACK = 64 * 1024  # an Ogg page, trailing tags
-MP3_RATES = (48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000)
 # Claimed and decoded lengths may differ by encoder padding and rounding, not by more.
 TOLERANCE_SECONDS, TOLERANCE_SHARE = 1.5, 0.1
 _SENT_AS_IS = {"mp3": {"mp3", "mp3float"}, "wav": {"pcm_s16le", "pcm_s24le", "pcm_s32le",
@@ -101,7 +91,7 @@ class Decoded:
     sample_rate: int
     channels: int
     used: float  # seconds inside the window
-    loudest: float  # dBFS of the loudest LEVEL_WINDOW inside the window (-inf: silence)
+    loudest: float  # dBFS of the loudest half second inside the window (-inf: silence)
     sent: bytes | None = field(repr=False)  # the window transcoded; None: the file as it is
     sent_kind: str | None  # "mp3" or "wav"
     sent_note: str | None  # what was sent, for the card's Details
@@ -173,12 +163,12 @@ def pcm(data: bytes, rate: int, max_seconds: float) -> tuple[bytes, int] | None:
             # collector after its container closed crashes FFmpeg.
             with closing(_frames(container, time.monotonic() + DECODE_SECONDS)) as frames:
                 for frame in frames:
-                    for each in _resampled(resampler, frame):
-                        out += _plane(each, 4)
+                    for each in resampled(resampler, frame):
+                        out += plane(each, 4)
                     if len(out) >= limit:
                         break
-            for each in _resampled(resampler, None):
-                out += _plane(each, 4)
+            for each in resampled(resampler, None):
+                out += plane(each, 4)
             return (bytes(out[:limit]), channels) if out else None
     except (av.error.FFmpegError, ValueError, OSError, EOFError, Unreadable):
         return None
@@ -211,17 +201,6 @@ def _frames(
         yield from frames
 
 
-def _resampled(resampler: av.AudioResampler, frame: av.AudioFrame | None) -> list[av.AudioFrame]:
-    if frame is not None:
-        frame.pts = None  # positions are counted in samples: timestamps may lie too
-    return resampler.resample(frame)
-
-
-def _plane(frame: av.AudioFrame, width: int) -> bytes:
-    """A packed frame's samples (the plane may be padded past them)."""
-    return bytes(frame.planes[0])[: frame.samples * width * len(frame.layout.channels)]
-
-
 class _Reader:
     def __init__(
         self,
@@ -250,13 +229,16 @@ class _Reader:
         self.rate = stream.codec_context.sample_rate or 0
         self.channels = stream.codec_context.channels or 0
         self.as_is = self.codec in _SENT_AS_IS.get(self.format, ()) and window.whole
-        self.level = _Level(window, max_seconds)
-        self.out: _Output | None = None
+        # The part used: the window, never more than the limit (beyond it, it is refused).
+        self.start = window.start
+        self.end = window.start + min(window.length or math.inf, max_seconds + TOLERANCE_SECONDS)
+        self.level = Level(self.start, self.end)
+        self.out: Output | None = None
         # A part the header says is far over the limit is refused anyway: not encoded.
         self.skip = guess and self.expected() > max_seconds * 1.2
         self.samples = 0  # decoded, at the source rate
         self.size = len(data)
-        self.end = [0]  # where the last audio packet ended in the file
+        self.last_byte = [0]  # where the last audio packet ended in the file
 
     def read(self, frames: Iterator[av.AudioFrame]) -> None:
         for frame in frames:
@@ -265,7 +247,8 @@ class _Reader:
             if frame.sample_rate != self.rate:
                 continue  # a change of rate mid-stream: not a recording we trust
             if self.out is None and not self.as_is and not self.skip:
-                self.out = _Output.start(self)
+                expected = self.expected() if self.claimed is not None else None
+                self.out = Output.of(self.rate, self.channels, self.start, self.end, expected)
             self.samples += frame.samples
             self.level.add(frame)
             if self.out is not None:
@@ -277,7 +260,7 @@ class _Reader:
 
     def run(self) -> Decoded:
         try:
-            with closing(_frames(self.container, self.deadline, self.end)) as frames:
+            with closing(_frames(self.container, self.deadline, self.last_byte)) as frames:
                 self.read(frames)
             return self.result()
         finally:
@@ -292,7 +275,7 @@ class _Reader:
                 f"That file looks like {name} audio but none of it decodes as sound: it may "
                 "be damaged, or not really a recording."
             )
-        tail = self.size - self.end[0]
+        tail = self.size - self.last_byte[0]
         if self.format in _TAIL_CHECKED and tail > TAIL_SLACK + self.size // 20:
             # A file cut off and followed by something else (an error page, say) can claim
             # exactly the audio it still holds: what follows the last packet gives it away.
@@ -353,148 +336,3 @@ def _claimed(container: av.container.InputContainer, stream: av.AudioStream) -> 
     if container.duration is not None and container.duration > 0:
         return container.duration / av.time_base
     return None
-
-
-class _Slicer:
-    """Resamples the frames inside [start, end) seconds and hands on exactly those samples
-    (packed bytes); frames well before the window are only counted, those after it skipped."""
-
-    def __init__(self, fmt: str, layout: str, rate: int, start: float, end: float) -> None:
-        self.resampler = av.AudioResampler(format=fmt, layout=layout, rate=rate)
-        self.rate = rate
-        self.width = (4 if fmt == "flt" else 2) * (1 if layout == "mono" else 2)
-        self.first = start * rate
-        self.end = end * rate
-        self.position = 0.0  # samples at `rate` so far
-
-    def cut(self, frame: av.AudioFrame | None) -> Iterator[bytes]:
-        if frame is not None:
-            if self.position >= self.end:
-                return
-            span = frame.samples * self.rate / frame.sample_rate
-            if self.position + span < self.first - self.rate:  # a second ahead: not needed
-                self.position += span
-                return
-        for out in _resampled(self.resampler, frame):
-            raw = _plane(out, self.width)
-            count = len(raw) // self.width
-            begin, self.position = self.position, self.position + count
-            low = max(0, round(self.first - begin))
-            high = round(min(count, max(0.0, self.end - begin)))
-            if low < high:
-                yield raw[low * self.width : high * self.width]
-
-
-class _Level:
-    """The loudest LEVEL_WINDOW inside the window, in dBFS, from a mono copy at LEVEL_RATE."""
-
-    def __init__(self, window: Window, max_seconds: float) -> None:
-        end = window.start + min(window.length or math.inf, max_seconds + TOLERANCE_SECONDS)
-        self.slicer = _Slicer("flt", "mono", LEVEL_RATE, window.start, end)
-        self.size = round(LEVEL_WINDOW * LEVEL_RATE)
-        self.pending = array.array("f")
-        self.loudest = 0.0  # mean square
-
-    def add(self, frame: av.AudioFrame | None) -> None:
-        for part in self.slicer.cut(frame):
-            self.pending.frombytes(part)
-            while len(self.pending) >= self.size:
-                self._measure(self.pending[: self.size])
-                del self.pending[: self.size]
-
-    def _measure(self, block: array.array[float]) -> None:
-        if block:
-            self.loudest = max(self.loudest, sum(map(operator.mul, block, block)) / len(block))
-
-    def finish(self) -> float:
-        self.add(None)
-        self._measure(self.pending)
-        return 10 * math.log10(self.loudest) if self.loudest > 0 else -math.inf
-
-
-class _Output:
-    """The window, transcoded as it is decoded: WAV when small, else MP3."""
-
-    def __init__(self, reader: _Reader, rate: int, channels: int, expected: float | None) -> None:
-        self.rate, self.channels = rate, channels
-        layout = "mono" if channels == 1 else "stereo"
-        window = reader.window
-        length = min(window.length or math.inf, reader.max_seconds + TOLERANCE_SECONDS)
-        self.slicer = _Slicer("s16", layout, rate, window.start, window.start + length)
-        self.frame_bytes = 2 * channels
-        pcm_bytes = expected * rate * self.frame_bytes if expected is not None else math.inf
-        self.pcm: bytearray | None = bytearray() if pcm_bytes <= WAV_MAX_BYTES else None
-        self.buffer = io.BytesIO()
-        self.encoder: av.container.OutputContainer | None = None
-        self.bitrate = 0
-        if self.pcm is None:
-            self.bitrate = _mp3_bitrate(channels, expected)
-            self.encoder = av.open(self.buffer, "w", format="mp3")
-            mp3 = self.encoder.add_stream(
-                "libmp3lame", rate=rate, layout=layout, options={"compression_level": MP3_SPEED}
-            )
-            assert isinstance(mp3, av.AudioStream)
-            self.mp3 = mp3
-            self.mp3.bit_rate = self.bitrate
-
-    @classmethod
-    def start(cls, reader: _Reader) -> _Output:
-        rate = min(reader.rate, 48000)
-        rate = next((r for r in MP3_RATES if r <= rate), 8000)
-        channels = 1 if reader.channels == 1 else 2
-        expected = reader.expected() if reader.claimed is not None else None
-        return cls(reader, rate, channels, expected)
-
-    def add(self, frame: av.AudioFrame | None) -> None:
-        for part in self.slicer.cut(frame):
-            if self.pcm is not None:
-                self.pcm += part
-                if len(self.pcm) > WAV_MAX_BYTES * 2:  # the claim was wrong: refused later
-                    self.pcm = bytearray()
-            elif self.encoder is not None:
-                self._encode(part, len(part) // self.frame_bytes)
-
-    def _encode(self, part: bytes, count: int) -> None:
-        assert self.encoder is not None
-        frame = av.AudioFrame(
-            format="s16", layout="mono" if self.channels == 1 else "stereo", samples=count
-        )
-        frame.planes[0].update(part)
-        frame.sample_rate = self.rate
-        for packet in self.mp3.encode(frame):
-            self.encoder.mux(packet)
-
-    def close(self) -> None:
-        if self.encoder is not None:
-            self.encoder.close()
-            self.encoder = None
-
-    def finish(self) -> tuple[bytes, str, str]:
-        self.add(None)
-        if self.pcm is not None:
-            buffer = io.BytesIO()
-            with wave.open(buffer, "wb") as writer:
-                writer.setnchannels(self.channels)
-                writer.setsampwidth(2)
-                writer.setframerate(self.rate)
-                pcm = self.pcm
-                if sys.byteorder == "big":
-                    swapped = array.array("h", pcm)
-                    swapped.byteswap()
-                    pcm = bytearray(swapped.tobytes())
-                writer.writeframes(pcm)
-            shape = "mono" if self.channels == 1 else "stereo"
-            return buffer.getvalue(), "wav", f"WAV, 16-bit {shape}, {self.rate / 1000:g} kHz"
-        assert self.encoder is not None
-        for packet in self.mp3.encode(None):
-            self.encoder.mux(packet)
-        self.close()
-        shape = "mono" if self.channels == 1 else "stereo"
-        return self.buffer.getvalue(), "mp3", f"MP3, {self.bitrate // 1000} kbps {shape}"
-
-
-def _mp3_bitrate(channels: int, expected: float | None) -> int:
-    """192 kbps stereo (128 mono), lower when that would not fit `SEND_MAX_BYTES`."""
-    seconds = expected if expected is not None else 480.0
-    choices = (128_000, 96_000, 64_000) if channels == 1 else (192_000, 160_000, 128_000)
-    return next((b for b in choices if b * seconds / 8 <= SEND_MAX_BYTES), choices[-1])
