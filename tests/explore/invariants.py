@@ -153,7 +153,11 @@ def _task(snap: Snapshot, title: str, task: TaskRow, made: list[SimTask]) -> lis
             )
     elif api.finished(snap.api_now) and not unknown_fate:  # the API failed it
         if task.state != TaskState.FAILED or not _api_reason(task, api):
-            detail = f"API {status} ({api.error_message}); bot {task.state}: {task.error}"
+            shapes = ",".join(api.shapes) or "-"
+            detail = (
+                f"API {status} ({api.error_message}); bot {task.state}: {task.error}; "
+                f"shapes {shapes}"
+            )
             found.append(Violation(WRONG_REASON, title, detail, _defect(snap, task, api)))
     return found
 
