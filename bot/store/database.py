@@ -99,13 +99,14 @@ class Dialect:
 PING_TIMEOUT = 2.0  # seconds a health check waits for the write lock
 
 _PRAGMAS = (
+    # First: the switch to WAL below waits for a process starting at the same time.
+    "PRAGMA busy_timeout=5000",
     "PRAGMA journal_mode=WAL",
     "PRAGMA foreign_keys=ON",
     # FULL, not NORMAL: in WAL mode NORMAL may lose the last commits on a power cut, and
     # the 'submitting' and 'attempted' marks must be on disk before the API call or the
     # post they announce, or a restart would submit or post twice.
     "PRAGMA synchronous=FULL",
-    "PRAGMA busy_timeout=5000",
 )
 
 
@@ -176,9 +177,24 @@ class Database:
         return True
 
     async def _migrate(self) -> None:
+        """Pending migrations in one exclusive transaction that reads the schema version
+        itself: two processes opening a fresh file at once migrate it once (the second
+        waits, then finds nothing left to apply)."""
+        conn = self._conn
+        async with self._lock:
+            await conn.execute("BEGIN EXCLUSIVE")
+            try:
+                await self._apply_pending(SqliteConn(conn))
+                await conn.execute("COMMIT")
+            except BaseException:
+                await _rollback(conn)
+                raise
+
+    async def _apply_pending(self, conn: Conn) -> None:
         available = migrations()
         latest = available[-1][0] if available else 0
-        current = await self._scalar("PRAGMA user_version")
+        row = await conn.fetchone("PRAGMA user_version")
+        current = row[0] if row else 0
         if current > latest:
             raise StoreError(
                 f"the database {self.path} is at schema version {current}, newer than this "
@@ -187,31 +203,27 @@ class Database:
         # Each number is applied once, whatever the order the files arrived in (numbers are
         # handed out to parallel work, so 0016 may land before 0013): kept one row a number.
         # A database from before this table has every number up to its user_version.
-        has_table = await self._scalar(
+        row = await conn.fetchone(
             "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'"
         )
+        has_table = bool(row and row[0])
         applied: set[int] = set(range(1, current + 1))
         if has_table:
-            rows = await self._fetchall("SELECT version FROM schema_version")
-            applied = {row[0] for row in rows}
+            applied = {row[0] for row in await conn.fetchall("SELECT version FROM schema_version")}
         pending = [(number, sql) for number, sql in available if number not in applied]
         if has_table and not pending:
             return
-
-        # executescript would commit on its own; run statements inside one transaction.
-        async def apply(conn: Conn) -> None:
-            await conn.execute(SCHEMA_VERSION_TABLE)
-            if not has_table:
-                for number in sorted(applied):
-                    await conn.execute("INSERT INTO schema_version (version) VALUES (?)", (number,))
-            for number, sql in pending:
-                for statement in _statements(sql):
-                    await conn.execute(statement)
+        # executescript would commit on its own: statements one by one instead.
+        await conn.execute(SCHEMA_VERSION_TABLE)
+        if not has_table:
+            for number in sorted(applied):
                 await conn.execute("INSERT INTO schema_version (version) VALUES (?)", (number,))
-                log.info("applied database migration %04d", number)
-            await conn.execute(f"PRAGMA user_version = {latest:d}")
-
-        await self._transaction(apply)
+        for number, sql in pending:
+            for statement in _statements(sql):
+                await conn.execute(statement)
+            await conn.execute("INSERT INTO schema_version (version) VALUES (?)", (number,))
+            log.info("applied database migration %04d", number)
+        await conn.execute(f"PRAGMA user_version = {latest:d}")
 
     # -- helpers for the query mixins -----------------------------------------------------
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+import sys
 from pathlib import Path
 
 import pytest
@@ -181,3 +183,27 @@ async def test_due_tasks_by_state(store: Store) -> None:
     assert [t.id for t in skipping] == [second.id]
     assert await store.due_tasks(5.0, 10, state=TaskState.FOLLOWING) == []
     assert later.id not in {t.id for t in due}
+
+
+async def test_processes_opening_a_fresh_file_at_once_migrate_it_once(tmp_path: Path) -> None:
+    """Issue 22: the schema version is read inside the exclusive transaction that
+    migrates, so a second process waits and then finds nothing left to apply (before, both
+    read version 0 and the second failed on "table tasks already exists")."""
+    opener = "import asyncio, sys\nfrom bot.store import Store\n" + (
+        "async def main():\n    await (await Store.open(sys.argv[1])).close()\n"
+        "asyncio.run(main())\n"
+    )
+    for round_ in range(3):
+        path = tmp_path / f"fresh{round_}.db"
+        starts = [
+            await asyncio.create_subprocess_exec(
+                sys.executable, "-c", opener, str(path), stderr=asyncio.subprocess.PIPE
+            )
+            for _ in range(4)
+        ]
+        results = [await asyncio.wait_for(start.communicate(), 60) for start in starts]
+        pairs = zip(results, starts, strict=True)
+        failures = [err.decode()[-300:] for (_, err), start in pairs if start.returncode]
+        assert failures == []
+        with sqlite3.connect(path) as conn:
+            assert conn.execute("PRAGMA user_version").fetchone()[0] == migrations()[-1][0]
