@@ -21,7 +21,6 @@ from bot.core.tasks import Lifecycle
 from bot.core.tasks.keys import task_of_key
 from bot.music import CallbackEvent
 from bot.store import Store, TaskState
-from bot.store.processes import BEAT_STALE
 
 log = logging.getLogger(__name__)
 
@@ -169,7 +168,7 @@ class WebServer:
         ok = await store.ping()
         processes = None
         if ok and store.shared:  # PostgreSQL: every process beating on this database
-            processes = await store.live_processes(self.lifecycle.now(), BEAT_STALE)
+            processes = await store.live_processes(store.leases.beat_stale)
         return ok, processes
 
     async def healthz(self, request: web.Request) -> web.Response:

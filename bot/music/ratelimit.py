@@ -78,12 +78,14 @@ class RateLimiter:
 class SharedRateLimiter(RateLimiter):
     """The same limit across every process using the key (PostgreSQL): each call takes a
     slot in a window kept in the database (`take` returns 0 when the slot is taken, else the
-    seconds to wait). Wall-clock time, as the processes share it."""
+    seconds to wait). The window is dated by the database's clock, never a process's: a
+    process whose clock runs ahead must not drop the others' slots. Waits are this
+    process's own (monotonic)."""
 
     def __init__(
         self,
-        take: Callable[[Callable[[], float], int, float], Awaitable[float]],
-        answered: Callable[[float], Awaitable[None]],
+        take: Callable[[int, float], Awaitable[float]],
+        answered: Callable[[], Awaitable[None]],
         limit: int,
         period: float,
         *,
@@ -102,14 +104,14 @@ class SharedRateLimiter(RateLimiter):
         that, the slot keeps the date it was let out with (the margin still covers most
         of the wire), and the call's own result stands."""
         try:
-            await self._date_answer(time.time())
+            await self._date_answer()
         except Exception:
             log.warning("could not date an API call's answer in the shared window", exc_info=True)
 
     async def acquire(self) -> float:
         waited = 0.0
         async with self._lock:  # FIFO within this process
-            while (delay := await self._take(time.time, self.limit, self.period)) > 0:
+            while (delay := await self._take(self.limit, self.period)) > 0:
                 waited += delay
                 await asyncio.sleep(delay)
         if waited:

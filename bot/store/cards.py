@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterable
 
 from bot.store.database import Database
-from bot.store.processes import lease_free, lease_params
+from bot.store.leases import lease_free
 from bot.store.rows import TaskRow
 from bot.store.sql import CARD_DUE_AT
 from bot.store.states import TaskState
@@ -79,7 +79,7 @@ class CardQueries(Database):
             f"WHERE card_dirty = 1 AND {CARD_DUE_AT} <= ? "
             f"AND {lease_free('card_lease_until', 'card_lease_owner')} "
             "ORDER BY card_retry_at, id LIMIT ?",
-            (now, *lease_params(now), limit),
+            (now, self.leases.beat_stale, limit),
         )
 
     async def card_shown(self, task_id: int, updated_at: float) -> None:

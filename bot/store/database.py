@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from importlib import resources
 from pathlib import Path
@@ -20,6 +21,7 @@ from typing import Any, Protocol, Self, TypeVar
 
 import aiosqlite
 
+from bot.store.leases import Leases
 from bot.store.rows import TASK_COLUMNS, TaskRow
 
 log = logging.getLogger(__name__)
@@ -132,6 +134,9 @@ class Database:
     """The connection and the helpers the query mixins build on."""
 
     dialect = Dialect()
+    shared = False  # True on PostgreSQL: other processes may use the same database
+    owner = ""  # this process, in the leases it takes (bot/store/processes.py)
+    leases = Leases()
 
     def __init__(self, conn: aiosqlite.Connection, path: Path) -> None:
         self._conn = conn
@@ -153,6 +158,8 @@ class Database:
             for pragma in _PRAGMAS:
                 async with conn.execute(pragma):
                     pass
+            # The clock SQL reads (`db_now()`, as on PostgreSQL): one process owns the file.
+            await conn.create_function("db_now", 0, time.time)
             store = cls(conn, path)
             await store._migrate()
         except BaseException:
@@ -224,6 +231,11 @@ class Database:
             await conn.execute("INSERT INTO schema_version (version) VALUES (?)", (number,))
             log.info("applied database migration %04d", number)
         await conn.execute(f"PRAGMA user_version = {latest:d}")
+
+    async def db_now(self) -> float:
+        """The database's clock (epoch seconds): the one every process compares times by."""
+        now: float = await self._scalar("SELECT db_now()")
+        return now
 
     # -- helpers for the query mixins -----------------------------------------------------
 

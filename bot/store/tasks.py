@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import fields
 
 from bot.store.database import Conn, Database, Params, Row
-from bot.store.processes import lease_free, lease_params
+from bot.store.leases import lease_free
 from bot.store.retention import FINISHED_SQL
 from bot.store.rows import NewTask, Progress, TaskRow, TaskTiming, Usage
 from bot.store.sql import ACTIVE_SQL, CARD_DUE_AT, TRACK_PLACED, TRACK_WAITING
@@ -121,7 +121,7 @@ class TaskQueries(Database):
             f"WHERE state IN {ACTIVE_SQL} AND state = ? AND next_check_at <= ? "
             f"AND {lease_free('lease_until', 'lease_owner')} "
             f"{f'AND id NOT IN ({marks})' if skip else ''} ORDER BY next_check_at LIMIT ?",
-            (state, now, *lease_params(now), *skip, limit),
+            (state, now, self.leases.beat_stale, *skip, limit),
         )
 
     async def next_due_at(self) -> float | None:
@@ -158,25 +158,42 @@ class TaskQueries(Database):
         )
 
     async def claim_for_submit(self, task_id: int, now: float) -> bool:
-        """queued → submitting, counted; False if someone else moved it first."""
+        """queued → submitting, counted, as the request leaves; False if someone else moved
+        it first or (PostgreSQL) holds its lease (taken while this process stalled): a
+        submission that lost its claim never leaves."""
+        claim = "submit_attempts = submit_attempts + 1, updated_at = ?"
+        where = f"id = ? AND state = '{TaskState.QUEUED}'"
+        params: tuple[float | int | str, ...] = (now, task_id)
+        if self.shared:  # the lease is checked (and taken or renewed) in this statement
+            claim += ", lease_owner = ?, lease_until = db_now() + ?"
+            where += f" AND (lease_owner = ? OR {lease_free('lease_until', 'lease_owner')})"
+            params = (
+                now,
+                self.owner,
+                self.leases.task,
+                task_id,
+                self.owner,
+                self.leases.beat_stale,
+            )
         changed = await self._write(
-            f"UPDATE tasks SET state = '{TaskState.SUBMITTING}', "  # noqa: S608 - constant
-            "submit_attempts = submit_attempts + 1, updated_at = ? "
-            f"WHERE id = ? AND state = '{TaskState.QUEUED}'",
-            (now, task_id),
+            f"UPDATE tasks SET state = '{TaskState.SUBMITTING}', {claim} WHERE {where}",  # noqa: S608
+            params,
         )
         return changed == 1
 
     async def mark_submitted(
         self, task_id: int, api_task_id: str, *, now: float, next_check_at: float
-    ) -> None:
-        await self._write(
+    ) -> bool:
+        """The API took the submission: follow it. False if the task is no longer being
+        submitted (another process judged it interrupted while this one stalled)."""
+        changed = await self._write(
             f"UPDATE tasks SET state = '{TaskState.FOLLOWING}', "  # noqa: S608 - constant
             f"stage = '{Stage.PENDING}', api_task_id = ?, submitted_at = ?, "
             "next_check_at = ?, card_dirty = 1, updated_at = ? "
             f"WHERE id = ? AND state = '{TaskState.SUBMITTING}'",
             (api_task_id, now, next_check_at, now, task_id),
         )
+        return changed == 1
 
     async def follow_again(self, task_id: int, api_task_id: str, *, now: float) -> bool:
         """The API reported on this task after the bot stopped following it: its answer to
@@ -256,7 +273,7 @@ class TaskQueries(Database):
             f"WHERE state = '{TaskState.SUBMITTING}' "
             f"AND {lease_free('lease_until', 'lease_owner')} "
             f"{f'AND id NOT IN ({marks})' if skip else ''}",
-            (*lease_params(now), *skip),
+            (self.leases.beat_stale, *skip),
         )
         for row in rows:
             await self.fail_task(row.id, reason, now=now, can_retry=True)

@@ -10,7 +10,7 @@ import logging
 from collections.abc import Iterable
 
 from bot.store.database import Conn, Database, Params
-from bot.store.processes import lease_free, lease_params
+from bot.store.leases import lease_free
 from bot.store.rows import TRACK_COLUMNS, TrackData, TrackRow
 from bot.store.sql import TRACK_PLACED, TRACK_WAITING
 from bot.store.states import Delivery, sql_list
@@ -43,33 +43,47 @@ class TrackQueries(Database):
             f"AND {TRACK_PLACED} AND next_delivery_at <= ? "
             f"AND {lease_free('tracks.lease_until', 'tracks.lease_owner')} "
             f"{f'AND id NOT IN ({marks})' if skip else ''} ORDER BY next_delivery_at LIMIT ?",
-            (now, *lease_params(now), *skip, limit),
+            (now, self.leases.beat_stale, *skip, limit),
         )
 
-    async def delivery_attempted(self, track_id: int) -> None:
-        """Written before the post: after a crash, 'attempted' means "look before posting"."""
-        await self._write(
+    async def delivery_attempted(self, track_id: int) -> bool:
+        """Written before the post: after a crash, 'attempted' means "look before posting".
+        False: do not post. The take was deleted, or (PostgreSQL) another process took the
+        post over while this one stalled."""
+        claim, where = "", ""
+        params = list[float | int | str]([track_id])
+        if self.shared:  # the lease is checked (and taken or renewed) in this statement
+            claim = ", lease_owner = ?, lease_until = db_now() + ?"
+            where = f" AND (lease_owner = ? OR {lease_free('lease_until', 'lease_owner')})"
+            params = [self.owner, self.leases.track, track_id, self.owner, self.leases.beat_stale]
+        changed = await self._write(
             f"UPDATE tracks SET delivery = '{Delivery.ATTEMPTED}', "  # noqa: S608 - constant
-            "delivery_attempts = delivery_attempts + 1 "
-            f"WHERE id = ? AND delivery NOT IN {_FINAL}",
-            (track_id,),
+            f"delivery_attempts = delivery_attempts + 1{claim} "
+            f"WHERE id = ? AND delivery NOT IN {_FINAL}{where}",
+            params,
         )
+        return changed == 1
 
-    async def delivered(self, track_id: int, message_id: int, now: float) -> None:
-        async def record(conn: Conn) -> None:
-            await conn.execute(
+    async def delivered(self, track_id: int, message_id: int, now: float) -> bool:
+        """Record the post; False when the track was delivered already (another process's
+        post is the one kept) or ended meanwhile (deleted with its take: deletion wins)."""
+
+        async def record(conn: Conn) -> bool:
+            changed = await conn.execute(
                 f"UPDATE tracks SET delivery = '{Delivery.DELIVERED}', "  # noqa: S608
                 "message_id = ?, delivered_at = ?, next_delivery_at = NULL "
-                f"WHERE id = ? AND delivery != '{Delivery.DELIVERED}'",
+                f"WHERE id = ? AND delivery NOT IN {_FINAL}",
                 (message_id, now, track_id),
             )
-            await conn.execute(
-                "UPDATE tasks SET card_dirty = 1, card_retry_at = 0, updated_at = ? "
-                "WHERE id = (SELECT task_id FROM tracks WHERE id = ?)",
-                (now, track_id),
-            )
+            if changed:
+                await conn.execute(
+                    "UPDATE tasks SET card_dirty = 1, card_retry_at = 0, updated_at = ? "
+                    "WHERE id = (SELECT task_id FROM tracks WHERE id = ?)",
+                    (now, track_id),
+                )
+            return changed == 1
 
-        await self._transaction(record)
+        return await self._transaction(record)
 
     async def delivery_failed(self, track_id: int, retry_at: float, *, count: bool = False) -> None:
         """Try again at `retry_at`. `count`: this try was not counted yet (a failed lookup

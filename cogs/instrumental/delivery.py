@@ -127,6 +127,11 @@ class DiscordDelivery:
         with classified():
             return await self.posting.find_track(track, await self.placement.place_of(task))
 
+    async def withdraw(self, task: TaskRow, message_id: int) -> None:
+        with contextlib.suppress(discord.NotFound):  # gone already (or its whole thread)
+            place = await self.placement.place_of(task)
+            await place.target.get_partial_message(message_id).delete()
+
     async def _tell_entrant(self, task: TaskRow) -> int | None:
         reason = task.error or "The music service could not make this track."
         text = (

@@ -27,6 +27,10 @@ class MemoryPort:
     fail_shows: int = 0
     hang_after_post: bool = False
     hang_before_post: bool = False
+    # Unset: posts wait in their upload until it is set (a slow upload).
+    uploads: asyncio.Event | None = None
+    uploading: asyncio.Event = field(default_factory=asyncio.Event)  # a post is uploading
+    withdrawn: list[int] = field(default_factory=list)  # posts deleted by the core
     expected_posts: int | None = None
     all_posted: asyncio.Event = field(default_factory=asyncio.Event)
     _message_ids: itertools.count = field(default_factory=lambda: itertools.count(1))
@@ -61,6 +65,9 @@ class MemoryPort:
             raise self._failure()
         if self.hang_before_post:
             await asyncio.Event().wait()
+        if self.uploads is not None:
+            self.uploading.set()
+            await self.uploads.wait()
         message_id = next(self._message_ids)
         self.posts += 1
         self.posted.setdefault((task.id, track.api_track_id), []).append(message_id)
@@ -78,6 +85,12 @@ class MemoryPort:
             raise self._failure()
         found = self.posted.get((task.id, track.api_track_id))
         return found[0] if found else None
+
+    async def withdraw(self, task: TaskRow, message_id: int) -> None:
+        self.withdrawn.append(message_id)
+        for ids in self.posted.values():
+            if message_id in ids:
+                ids.remove(message_id)
 
     async def give_up(self, task: TaskRow, reason: str) -> None:
         self.given_up.append((task.id, reason))

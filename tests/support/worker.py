@@ -38,10 +38,28 @@ class FilePort:
     def __init__(self, path: Path) -> None:
         self.path = path
 
-    def posts(self) -> list[dict[str, int | str]]:
+    def _lines(self) -> list[dict[str, int | str]]:
         if not self.path.exists():
             return []
         return [json.loads(line) for line in self.path.read_text().splitlines() if line]
+
+    def posts(self) -> list[dict[str, int | str]]:
+        """Every post made, withdrawn ones included."""
+        return [line for line in self._lines() if "withdrawn" not in line]
+
+    def withdrawn(self) -> set[int]:
+        return {int(line["withdrawn"]) for line in self._lines() if "withdrawn" in line}
+
+    def live(self) -> list[dict[str, int | str]]:
+        """The posts members see: those not withdrawn."""
+        gone = self.withdrawn()
+        return [post for post in self.posts() if int(post["message"]) not in gone]
+
+    def _append(self, line: dict[str, int | str]) -> None:
+        with self.path.open("a") as posts:
+            posts.write(json.dumps(line) + "\n")
+            posts.flush()
+            os.fsync(posts.fileno())
 
     async def show(self, view: TaskView) -> Shown:
         if view.task.card_message_id is None:
@@ -50,18 +68,17 @@ class FilePort:
 
     async def deliver(self, task: TaskRow, track: TrackRow) -> int:
         message_id = time.time_ns()
-        line = json.dumps({"task": task.id, "track": track.api_track_id, "message": message_id})
-        with self.path.open("a") as posts:
-            posts.write(line + "\n")
-            posts.flush()
-            os.fsync(posts.fileno())
+        self._append({"task": task.id, "track": track.api_track_id, "message": message_id})
         return message_id
+
+    async def withdraw(self, task: TaskRow, message_id: int) -> None:
+        self._append({"withdrawn": message_id})
 
     async def give_up(self, task: TaskRow, reason: str) -> None:
         """Never called here: posting to a file does not fail."""
 
     async def find_delivery(self, task: TaskRow, track: TrackRow) -> int | None:
-        for post in self.posts():
+        for post in self.live():
             if post["task"] == task.id and post["track"] == track.api_track_id:
                 return int(post["message"])
         return None

@@ -186,9 +186,13 @@ class ApiWork(TimeOuts):
         for attempt in range(RECORD_TRIES):
             now = self._clock()
             try:
-                await self.store.mark_submitted(
+                recorded = await self.store.mark_submitted(
                     task_id, api_task_id, now=now, next_check_at=now + self.schedule.first_check
                 )
+                # Judged interrupted by another process while this one stalled: the API
+                # task id is the truth, the task goes on to delivery.
+                if not recorded and await self.store.follow_again(task_id, api_task_id, now=now):
+                    log.warning("task %d: answered after it was judged interrupted", task_id)
                 return now
             except Exception:  # noqa: BLE001 - whatever the engine raises, keep the id
                 log.warning("task %d: recording API task %s failed", task_id, api_task_id)

@@ -136,7 +136,8 @@ class DeliveryWork:
             if found is not None:
                 await self.store.delivered(track.id, found, self._clock())
                 return
-        await self.store.delivery_attempted(track.id)
+        if not await self.store.delivery_attempted(track.id):
+            return  # deleted, or another process took the post over while this one stalled
         try:
             message_id = await port.deliver(task, replace(track, delivery=Delivery.ATTEMPTED))
         except PermanentDeliveryError as exc:
@@ -147,10 +148,25 @@ class DeliveryWork:
             await self._delivery_failed(task, track, None, counted=True)
             return
         now = self._clock()
-        await self.store.delivered(track.id, message_id, now)
+        if not await self.store.delivered(track.id, message_id, now):
+            await self._superseded(task, track, message_id)
+            return
         if track.ready_at:
             metrics.DELIVERY_LATENCY.observe(max(0.0, now - track.ready_at))
         log.info("task %d: track %d delivered", task.id, track.position + 1)
+
+    async def _superseded(self, task: TaskRow, track: TrackRow, message_id: int) -> None:
+        """The post was made but not recorded: the take was deleted while it uploaded
+        (deletion wins), or another process's post of the track was recorded first. This
+        one must not stay."""
+        tracks = await self.store.tracks_for_task(task.id)
+        if any(t.id == track.id and t.message_id == message_id for t in tracks):
+            return  # another process found this very post and recorded it
+        log.info("task %d: track %d posted after it ended; withdrawing the post", task.id, track.id)
+        try:
+            await self._port().withdraw(task, message_id)
+        except Exception:
+            log.warning("track %d: could not withdraw a superseded post", track.id, exc_info=True)
 
     async def _delivery_failed(
         self, task: TaskRow, track: TrackRow, permanent: str | None, *, counted: bool

@@ -80,6 +80,10 @@ class DeliveryPort(Protocol):
     async def find_delivery(self, task: TaskRow, track: TrackRow) -> int | None:
         """After an interrupted `deliver`: the message id if the track was posted after all."""
 
+    async def withdraw(self, task: TaskRow, message_id: int) -> None:
+        """Delete a post that must not stay (its take was deleted while it uploaded, or
+        another copy of it was recorded); a post already gone is fine."""
+
     async def give_up(self, task: TaskRow, reason: str) -> None:
         """Posting for this task was given up (`reason`): tell the requester where still
         possible. Called at most once per task; a requester who cannot be reached is

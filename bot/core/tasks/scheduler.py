@@ -18,17 +18,12 @@ from bot.core.tasks.api import ApiWork
 from bot.core.tasks.delivery import DeliveryWork
 from bot.core.tasks.ratios import LEARN_EVERY
 from bot.store import Store, TaskRow, TaskState
-from bot.store.processes import BEAT_EVERY, Kind
+from bot.store.processes import Kind
 from bot.store.retention import DAY, DEFAULT_RETENTION_DAYS
 
 log = logging.getLogger(__name__)
 
 PURGE_EVERY = 60 * 60.0  # seconds between two purges of old finished tasks
-# Leases (PostgreSQL, several processes): how long work stays with the process doing it
-# if that process dies; each is far longer than the work's own time-outs.
-API_LEASE = 120.0  # a poll or a submission
-CARD_LEASE = 120.0
-DELIVERY_LEASE = 600.0  # a download of up to 50 MB and its upload
 
 
 def _alternate(first: list[TaskRow], second: list[TaskRow]) -> list[TaskRow]:
@@ -50,8 +45,10 @@ class Scheduler:
         api_workers: int,
         delivery_workers: int,
         clock: Callable[[], float],
+        set_clock: Callable[[float], None] | None = None,
     ) -> None:
         self.store = store
+        self._set_clock = set_clock  # told the database's clock at each beat
         self.api = api
         self.delivery = delivery
         self._clock = clock
@@ -64,9 +61,9 @@ class Scheduler:
         self._submissions: set[asyncio.Task[None]] = set()  # workers that may submit
         self._wake = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
+        self._beating: asyncio.Task[None] | None = None
         self.heartbeat = 0.0  # clock time of the last round
         self._last_expiry_check = 0.0
-        self._last_beat = 0.0
         self._paused = False
         # Finished tasks are kept this long (seconds), then purged: at start, then hourly.
         self.retention = DEFAULT_RETENTION_DAYS * DAY
@@ -84,6 +81,8 @@ class Scheduler:
     def start(self) -> None:
         if not self.alive:
             self._loop_task = asyncio.create_task(self._run(), name="lifecycle-scheduler")
+        if self.store.shared and (self._beating is None or self._beating.done()):
+            self._beating = asyncio.create_task(self._beat(), name="lifecycle-heartbeat")
 
     async def stop(self, grace: float = 0.0) -> None:
         """Stop the loop; submissions already on the wire get up to `grace` seconds for
@@ -106,9 +105,40 @@ class Scheduler:
             worker.cancel()
         await asyncio.gather(*workers, return_exceptions=True)
         self._workers.clear()
+        if self._beating is not None:  # last: work in its grace keeps its leases
+            self._beating.cancel()
+            await asyncio.gather(self._beating, return_exceptions=True)
+            self._beating = None
         if self.store.shared:
             with contextlib.suppress(Exception):  # it will look dead soon enough anyway
                 await self.store.leave()
+
+    async def _beat(self) -> None:
+        """PostgreSQL: this process is alive, and the work it runs keeps its leases, every
+        `beat_every` seconds (its own, monotonic wait), in a task of its own so a slow
+        round never makes it look dead. A lease it finds taken (it stalled past
+        `beat_stale`) is not fought for: the work checks its lease before it acts."""
+        leases = self.store.leases
+        while True:
+            try:
+                now = await self.store.beat()
+                if self._set_clock is not None:
+                    self._set_clock(now)  # the times it stores are the database's
+                held: tuple[tuple[Kind, set[int]], ...] = (
+                    ("task", self._busy_tasks),
+                    ("card", self._busy_cards),
+                    ("track", self._busy_tracks),
+                )
+                for kind, busy in held:
+                    running = set(busy)
+                    lost = running - await self.store.renew(kind, running)
+                    if lost:
+                        log.warning("%s leases taken over while this stalled: %s", kind, lost)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("heartbeat failed")
+            await asyncio.sleep(leases.beat_every)
 
     async def _run(self) -> None:
         while True:
@@ -139,9 +169,6 @@ class Scheduler:
 
     async def _round(self) -> None:
         now = self._clock()
-        if self.store.shared and now - self._last_beat >= BEAT_EVERY:
-            self._last_beat = now
-            await self.store.beat(now)  # the other processes and /healthz see this one
         if now - self._last_expiry_check >= 1.0:
             self._last_expiry_check = now
             await self._expire(now)
@@ -165,7 +192,7 @@ class Scheduler:
                 else await self.store.due_tasks(now, free, state=TaskState.QUEUED, exclude=busy)
             )
             for row in _alternate(polls, submits)[:free]:
-                task = await self.store.leased("task", row, now=now, seconds=API_LEASE)
+                task = await self.store.leased("task", row)
                 if task is not None:
                     worker = self._spawn(self._busy_tasks, task.id, self.api.advance(task), "task")
                     if task.state == TaskState.QUEUED:
@@ -175,13 +202,13 @@ class Scheduler:
             for row in await self.store.tasks_needing_card(now, free):
                 if row.id in self._busy_cards:
                     continue
-                task = await self.store.leased("card", row, now=now, seconds=CARD_LEASE)
+                task = await self.store.leased("card", row)
                 if task is not None:
                     self._spawn(self._busy_cards, task.id, self.delivery.show(task), "card")
         free = self._delivery_slots - len(self._busy_cards) - len(self._busy_tracks)
         if free > 0:
             for due in await self.store.due_deliveries(now, free, exclude=self._busy_tracks):
-                track = await self.store.leased("track", due, now=now, seconds=DELIVERY_LEASE)
+                track = await self.store.leased("track", due)
                 if track is not None:
                     self._spawn(self._busy_tracks, track.id, self.delivery.deliver(track), "track")
 

@@ -72,6 +72,7 @@ class Lifecycle:
             api_workers=api_workers,
             delivery_workers=delivery_workers,
             clock=clock,
+            set_clock=clock.set if isinstance(clock, SteadyClock) else None,
         )
         self.scheduler.retention = retention_days * DAY
         self._listening: asyncio.Task[None] | None = None
@@ -187,7 +188,13 @@ class Lifecycle:
         return self.alive and self._clock() - self.scheduler.heartbeat < stale_after
 
     async def resume(self) -> None:
-        """At start-up: settle what a crash left behind, then start the scheduler."""
+        """At start-up: settle what a crash left behind, then start the scheduler. With
+        several processes (PostgreSQL) this one beats first, on the database's clock, so
+        nothing it leases looks abandoned to the others."""
+        if self.store.shared:
+            now = await self.store.beat()
+            if isinstance(self._clock, SteadyClock):
+                self._clock.set(now)
         await self.recover()
         self.start()
 
