@@ -27,6 +27,7 @@ from bot.music.ratelimit import SharedRateLimiter
 from bot.services import Services
 from bot.settings import load_settings
 from bot.store import TaskRow, TrackRow
+from bot.store.leases import Leases
 from tests.support.factories import make_client
 
 SECRET = "fault-suite-callback-secret-0123"
@@ -94,6 +95,7 @@ async def run(
     period: float,
     scale: float,
     discord_start: float,
+    leases: float = 1.0,
     timeout: float = 2.0,
 ) -> None:
     print("started", flush=True)
@@ -113,6 +115,7 @@ async def run(
         services = await Services.open(
             settings, client, PollSchedule().scaled(scale), gateway_connected=lambda: True
         )
+        services.store.leases = Leases().scaled(leases)
         if services.store.shared:  # the test's tight limit needs a narrower margin
             client.limiter = SharedRateLimiter(
                 services.store.take_api_slot,
@@ -148,6 +151,7 @@ def main() -> None:
         default=0.0,
         help="seconds Discord takes to come up (login, command sync) after the store is open",
     )
+    parser.add_argument("--leases", type=float, default=1.0, help="of the lease lengths")
     parser.add_argument("--timeout", type=float, default=2.0, help="of each API call (s)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
@@ -162,6 +166,7 @@ def main() -> None:
             period=args.period,
             scale=args.scale,
             discord_start=args.discord_start,
+            leases=args.leases,
             timeout=args.timeout,
         )
     )

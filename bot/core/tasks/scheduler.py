@@ -133,7 +133,7 @@ class Scheduler:
                     running = set(busy)
                     lost = running - await self.store.renew(kind, running)
                     if lost:
-                        log.warning("%s leases taken over while this stalled: %s", kind, lost)
+                        log.info("%s leases no longer held (done, or taken over): %s", kind, lost)
             except asyncio.CancelledError:
                 raise
             except Exception:
