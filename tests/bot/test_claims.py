@@ -6,14 +6,23 @@ The core alone, on real stores, with the in-memory port."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import aiohttp
+from aiohttp import web
 
 from bot.core.tasks import Lifecycle
-from bot.store import Delivery, Progress, Stage, Store, TaskRow, TrackData
+from bot.store import Delivery, PgStore, Progress, Stage, Store, TaskRow, TaskState, TrackData
+from bot.store.leases import Leases
+from simulator import Simulator
+from simulator.media import make_wav
 from tests.support.factories import make_client, new_task
 from tests.support.port import MemoryPort
+from tests.support.postgres import fresh_postgres
+from tests.support.servers import serve
+from tests.support.waiting import wait_until
 
 
 @dataclass
@@ -71,3 +80,92 @@ async def test_a_take_deleted_while_its_track_uploads_stays_deleted(
     )
     assert port.posts == 1 and port.copies() == [0]  # made once, then withdrawn
     assert await store.due_deliveries(clock.now + 1e6, 10) == []
+
+
+LEASES = Leases(beat_every=0.1, beat_stale=5.0, task=0.5, card=0.5, track=0.5)
+
+
+async def pg_process(url: str, owner: str) -> PgStore:
+    """A store as one process opens it, with leases scaled down to half a second."""
+    store = await PgStore.open(url)
+    store.owner, store.leases = owner, LEASES
+    return store
+
+
+@contextlib.asynccontextmanager
+async def slow_uploads(seconds: float) -> AsyncIterator[str]:
+    """An upload URL whose host answers after `seconds` (the API fetches it while the
+    submission is on the wire)."""
+    wav = make_wav(6.0)
+
+    async def voice(_: web.Request) -> web.Response:
+        await asyncio.sleep(seconds)
+        return web.Response(body=wav, content_type="audio/wav")
+
+    app = web.Application()
+    app.router.add_get("/voice.wav", voice)
+    async with serve(app) as base_url:
+        yield f"{base_url}/voice.wav"
+
+
+async def test_a_submission_held_past_its_lease_is_not_judged_interrupted(
+    session: aiohttp.ClientSession, simulator: Simulator
+) -> None:
+    """Defect 2: the lease included the wait in the rate limiter, so a task claimed after
+    it ran out was failed as interrupted by its own process while its POST was on the
+    wire (charged, lost). Now the beat renews the lease while the work runs."""
+    store = await pg_process(await fresh_postgres(), "host:1:a")
+    client = make_client(session, simulator.base_url, limit=1, period=1.0, timeout=10.0)
+    service = Lifecycle(store, client, callback_url="http://127.0.0.1:9/cb")
+    service.port = MemoryPort()
+    try:
+        async with slow_uploads(1.5) as upload:
+            for number in range(3):  # one call a second: the later ones wait past the lease
+                await store.create_task(new_task(upload, title=f"take {number}"))
+            await service.resume()
+            await wait_until(lambda: sent(store, 3), timeout=30)
+    finally:
+        await service.stop()
+        tasks = await store.recent_tasks(42, 10)
+        await store.close()
+    assert [(t.state, t.error) for t in tasks] == [(TaskState.FOLLOWING, None)] * 3
+    assert len(simulator.tasks) == 3
+
+
+async def sent(store: Store, count: int) -> bool:
+    tasks = await store.recent_tasks(42, count)
+    return all(t.state not in (TaskState.QUEUED, TaskState.SUBMITTING) for t in tasks)
+
+
+async def test_an_upload_that_outlives_its_lease_is_not_posted_again_by_another_process(
+    session: aiohttp.ClientSession,
+) -> None:
+    """Defect 2: the post's lease ran out under a long upload and another process,
+    finding nothing posted yet, posted the track again."""
+    url = await fresh_postgres()
+    first, second = await pg_process(url, "host:1:a"), await pg_process(url, "host:2:b")
+    discord = MemoryPort(uploads=asyncio.Event())  # the first process's upload is slow
+    services = []
+    for store, port in ((first, discord), (second, MemoryPort(posted=discord.posted))):
+        service = Lifecycle(store, make_client(session, "http://127.0.0.1:9"), callback_url="")
+        service.port = port
+        services.append(service)
+    try:
+        task = await finished(first, 1_000.0)
+        await services[0].resume()
+        await asyncio.wait_for(discord.uploading.wait(), 10)
+        await services[1].resume()
+        await asyncio.sleep(4 * LEASES.track)  # the upload outlives its lease many times
+        discord.uploads.set()
+        await wait_until(lambda: delivered(first, task.id), timeout=10)
+        await asyncio.sleep(4 * LEASES.track)  # time for a second post, if one were coming
+    finally:
+        for service in services:
+            await service.stop()
+        await first.close()
+        await second.close()
+    assert discord.copies() == [1]
+
+
+async def delivered(store: Store, task_id: int) -> bool:
+    return all(t.delivery == Delivery.DELIVERED for t in await store.tracks_for_task(task_id))
