@@ -194,6 +194,8 @@ class TrackRow:
     delivery_error: str | None = None  # why the post was given up (`Delivery.FAILED`)
     lease_owner: str | None = None  # the process posting it (PostgreSQL)
     lease_until: float | None = None
+    post_nonce: str | None = None  # the "about to post" marker: the post's nonce...
+    post_after: int | None = None  # ...and a message id known older than the post
 
     @classmethod
     def from_row(cls, row: Sequence[Any]) -> Self:

@@ -46,19 +46,24 @@ class TrackQueries(Database):
             (now, self.leases.beat_stale, *skip, limit),
         )
 
-    async def delivery_attempted(self, track_id: int) -> bool:
-        """Written before the post: after a crash, 'attempted' means "look before posting".
-        False: do not post. The take was deleted, or (PostgreSQL) another process took the
-        post over while this one stalled."""
+    async def delivery_attempted(
+        self, track_id: int, *, nonce: str | None = None, after: int | None = None
+    ) -> bool:
+        """Written before the post, the "about to post" marker: 'attempted', the post's
+        `nonce` and a message id known older than it (`after`). After a crash it means
+        "look for the post from `after` on before posting again". False: do not post. The
+        take was deleted, or (PostgreSQL) another process took the post over while this one
+        stalled."""
         claim, where = "", ""
-        params = list[float | int | str]([track_id])
+        params = list[float | int | str | None]([nonce, after, track_id])
         if self.shared:  # the lease is checked (and taken or renewed) in this statement
             claim = ", lease_owner = ?, lease_until = db_now() + ?"
             where = f" AND (lease_owner = ? OR {lease_free('lease_until', 'lease_owner')})"
-            params = [self.owner, self.leases.track, track_id, self.owner, self.leases.beat_stale]
+            params = [nonce, after, self.owner, self.leases.track]
+            params += [track_id, self.owner, self.leases.beat_stale]
         changed = await self._write(
             f"UPDATE tracks SET delivery = '{Delivery.ATTEMPTED}', "  # noqa: S608 - constant
-            f"delivery_attempts = delivery_attempts + 1{claim} "
+            f"delivery_attempts = delivery_attempts + 1, post_nonce = ?, post_after = ?{claim} "
             f"WHERE id = ? AND delivery NOT IN {_FINAL}{where}",
             params,
         )

@@ -21,12 +21,12 @@ from typing import TYPE_CHECKING
 import discord
 
 from bot.core.tasks import Shown, TaskView
-from bot.core.tasks.port import PermanentDeliveryError
+from bot.core.tasks.port import PermanentDeliveryError, PostMark
 from bot.store import TaskRow, TrackRow
 from cogs._ui import shown
 from cogs.instrumental import render
 from cogs.instrumental.buttons import buttons_for
-from cogs.instrumental.placement import THREAD_LOCKED, Placement
+from cogs.instrumental.placement import THREAD_LOCKED, Placement, nonce
 from cogs.instrumental.posting import Posting
 
 if TYPE_CHECKING:
@@ -122,6 +122,14 @@ class DiscordDelivery:
             view = await self.bot.lifecycle.view(task.id)
             total = len(view.tracks) if view else 1
             return await self.posting.track(task, track, place, total=total)
+
+    async def mark(self, task: TaskRow, track: TrackRow) -> PostMark:
+        """The post's nonce, and the newest message id known where it goes (discord.py's
+        cache of the channel's last message, or the card's): the post comes after it."""
+        with classified():
+            place = await self.placement.place_of(task)
+        last = getattr(place.target, "last_message_id", None) or 0
+        return PostMark(nonce("t", track.id), max(last, place.card_message_id))
 
     async def find_delivery(self, task: TaskRow, track: TrackRow) -> int | None:
         with classified():

@@ -7,7 +7,7 @@ import asyncio
 import logging
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,6 +28,9 @@ log = logging.getLogger(__name__)
 DEFAULT_UPLOAD_LIMIT = 10 * 1024 * 1024
 DOWNLOAD_TIMEOUT = 60.0
 REQUEST_TOO_LARGE = 40005  # Discord's "Request entity too large"
+# Messages read after a post's marker to find it after a crash: it came right after the
+# marker, so only the messages posted during its download and upload come before it.
+FORWARD_LOOK = 500
 
 
 def who(task: TaskRow) -> str:
@@ -84,14 +87,21 @@ class Posting:
             **attach(file),
             **place.reply(),
             allowed_mentions=requester_only(task),
-            nonce=nonce("t", track.id),
+            nonce=track.post_nonce or nonce("t", track.id),
         )
         return message.id
 
     async def find_track(self, track: TrackRow, place: Place) -> int | None:
-        """A post made just before a crash, before its id could be stored."""
+        """A post made just before a crash, before its id could be stored: looked for from
+        the message its marker recorded as older than it (the first messages after it),
+        however many came later; without a marker (older rows), in the last ones."""
         marker = render.track_marker(track)
-        return await self._find(place.target, lambda text: text.endswith(marker))
+        if track.post_after is None:
+            return await self._find(place.target, lambda text: text.endswith(marker))
+        later = place.target.history(
+            after=discord.Object(track.post_after), oldest_first=True, limit=FORWARD_LOOK
+        )
+        return await self._find_in(later, lambda text: text.endswith(marker))
 
     async def failure(self, task: TaskRow, place: Place) -> int:
         """Tell the requester once; returns the notice's message id."""
@@ -111,8 +121,13 @@ class Posting:
         return message.id
 
     async def _find(self, channel: Postable, footer_matches: Callable[[str], bool]) -> int | None:
+        return await self._find_in(channel.history(limit=HISTORY_LOOKBACK), footer_matches)
+
+    async def _find_in(
+        self, messages: AsyncIterator[discord.Message], footer_matches: Callable[[str], bool]
+    ) -> int | None:
         me = self.bot.user
-        async for message in channel.history(limit=HISTORY_LOOKBACK):
+        async for message in messages:
             mine = me is not None and message.author.id == me.id
             if mine and any(footer_matches(e.footer.text or "") for e in message.embeds):
                 return message.id

@@ -3,6 +3,7 @@ a task is recorded, posts Discord can drop if repeated, a bot that is stopping."
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 import discord
@@ -90,3 +91,41 @@ def test_api_urls_render_only_as_plain_links() -> None:
     target = link_target(hostile)
     assert not set(target) & set(" ()[]<>")  # nothing that ends the link or starts markup
     assert target.startswith("https://cdn.example/a%29.mp3%20%5Bclick%5D")
+
+
+async def test_a_track_posted_just_before_a_crash_is_found_after_60_more_messages(
+    harness: Harness, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 22, defect 4: the process dies between posting a track and recording it, the
+    thread goes on (60 messages), a new process starts. The post is found from the marker
+    written before it, not by reading the last 50 messages (which missed it, and Discord
+    drops a repeated nonce only for a few minutes): the track is not posted again."""
+    store = harness.bot.store
+    real_delivered = store.delivered
+    crashed = asyncio.Event()
+
+    async def dies_before_recording(track_id: int, message_id: int, now: float) -> bool:
+        if not crashed.is_set():
+            crashed.set()
+            await asyncio.Event().wait()  # the process is gone before the store hears of it
+        return await real_delivered(track_id, message_id, now)
+
+    monkeypatch.setattr(store, "delivered", dies_before_recording)
+    harness.start_lifecycle()
+    await world.alice.slash(world.channel, "instrumental", audio=("riff.wav", WAV))
+    [thread] = world.channel.threads
+    await wait_until(lambda: len(track_posts(thread, harness.bot)) == 2)
+    await asyncio.wait_for(crashed.wait(), 10)
+    for number in range(60):
+        await world.alice.send(thread, f"love this one ({number})")
+
+    bot = await harness.restart()
+    [task] = await harness.tasks(world.alice.id)
+    await wait_until(lambda: delivered(bot, task.id), timeout=20)
+    await harness.env.settle()
+    assert len(track_posts(thread, bot)) == 2
+
+
+async def delivered(bot: discord.Client, task_id: int) -> bool:
+    tracks = await bot.store.tracks_for_task(task_id)  # type: ignore[attr-defined]
+    return bool(tracks) and all(t.delivery == "delivered" for t in tracks)

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from bot.core.tasks import Shown, TaskView
+from bot.core.tasks import PostMark, Shown, TaskView
 from bot.store import TaskRow, TrackRow
 
 
@@ -57,6 +57,9 @@ class MemoryPort:
         if view.task.card_message_id is None:  # nobody placed it: the port does
             return Shown(card_message_id=next(self._message_ids))
         return Shown()
+
+    async def mark(self, task: TaskRow, track: TrackRow) -> PostMark:
+        return PostMark(f"t{track.id}")
 
     async def deliver(self, task: TaskRow, track: TrackRow) -> int:
         if self.fail_deliveries:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import aiohttp
 
-from bot.core.tasks import PollSchedule, Shown, TaskView
+from bot.core.tasks import PollSchedule, PostMark, Shown, TaskView
 from bot.music.ratelimit import SharedRateLimiter
 from bot.services import Services
 from bot.settings import load_settings
@@ -66,6 +66,9 @@ class FilePort:
         if view.task.card_message_id is None:
             return Shown(card_message_id=view.task.id)
         return Shown()
+
+    async def mark(self, task: TaskRow, track: TrackRow) -> PostMark:
+        return PostMark(f"t{track.id}")
 
     async def deliver(self, task: TaskRow, track: TrackRow) -> int:
         message_id = time.time_ns()

@@ -1,7 +1,8 @@
 """The members' side of a task, through the delivery port: status cards and track posts.
 
-Each track is posted exactly once: the store marks a post as attempted before it is made,
-and an attempted post is looked up before it is made again.
+Each track is posted exactly once: the store marks a post as attempted before it is made
+(with its nonce and where to look for it from), and an attempted post is looked up before
+it is made again.
 
 Nothing is retried forever (issue 9): a failure the port calls permanent ends the card or
 the post at once; any other failure is tried again after a growing backoff, at most
@@ -136,10 +137,22 @@ class DeliveryWork:
             if found is not None:
                 await self.store.delivered(track.id, found, self._clock())
                 return
-        if not await self.store.delivery_attempted(track.id):
-            return  # deleted, or another process took the post over while this one stalled
         try:
-            message_id = await port.deliver(task, replace(track, delivery=Delivery.ATTEMPTED))
+            mark = await port.mark(task, track)
+        except PermanentDeliveryError as exc:
+            await self._delivery_failed(task, track, exc.reason, counted=False)
+            return
+        except Exception:
+            log.warning("track %d: could not prepare its post", track.id, exc_info=True)
+            await self._delivery_failed(task, track, None, counted=False)
+            return
+        if not await self.store.delivery_attempted(track.id, nonce=mark.nonce, after=mark.after):
+            return  # deleted, or another process took the post over while this one stalled
+        attempted = replace(
+            track, delivery=Delivery.ATTEMPTED, post_nonce=mark.nonce, post_after=mark.after
+        )
+        try:
+            message_id = await port.deliver(task, attempted)
         except PermanentDeliveryError as exc:
             await self._delivery_failed(task, track, exc.reason, counted=True)
             return

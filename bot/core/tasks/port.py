@@ -66,6 +66,16 @@ class Shown:
     notice_message_id: int | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class PostMark:
+    """Recorded before a post (the "about to post" marker): the post's nonce, and a message
+    id where it goes known to be older than it (None: unknown), from which a post made just
+    before a crash is looked for, however many messages came after it."""
+
+    nonce: str
+    after: int | None = None
+
+
 class DeliveryPort(Protocol):
     """What the lifecycle needs from the place members see (Discord, in production)."""
 
@@ -73,12 +83,16 @@ class DeliveryPort(Protocol):
         """Draw the task's status card; place it first if nobody did (after a crash), and
         tell a failed task's requester once. Called again after a failure: idempotent."""
 
+    async def mark(self, task: TaskRow, track: TrackRow) -> PostMark:
+        """What to record before posting this track (called right before `deliver`)."""
+
     async def deliver(self, task: TaskRow, track: TrackRow) -> int:
-        """Post one finished track; return the message id. Called only once the task's
-        card is placed."""
+        """Post one finished track with `track.post_nonce`; return the message id. Called
+        only once the task's card is placed, and its `mark` recorded."""
 
     async def find_delivery(self, task: TaskRow, track: TrackRow) -> int | None:
-        """After an interrupted `deliver`: the message id if the track was posted after all."""
+        """After an interrupted `deliver`: the message id if the track was posted after all
+        (looked for from `track.post_after` on)."""
 
     async def withdraw(self, task: TaskRow, message_id: int) -> None:
         """Delete a post that must not stay (its take was deleted while it uploaded, or

@@ -5,3 +5,9 @@
 CREATE FUNCTION db_now() RETURNS DOUBLE PRECISION
     AS $$ SELECT extract(epoch FROM clock_timestamp())::DOUBLE PRECISION $$
     LANGUAGE SQL VOLATILE;
+
+-- A post announces itself before it is made ('attempted', with its nonce and a message id
+-- known older than it): after a crash the post is looked for from there on, however many
+-- messages came after it.
+ALTER TABLE tracks ADD COLUMN post_nonce TEXT;
+ALTER TABLE tracks ADD COLUMN post_after BIGINT;
