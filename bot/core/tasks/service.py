@@ -188,19 +188,19 @@ class Lifecycle:
         return self.alive and self._clock() - self.scheduler.heartbeat < stale_after
 
     async def resume(self) -> None:
-        """At start-up: settle what a crash left behind, then start the scheduler. With
-        several processes (PostgreSQL) this one beats first, on the database's clock, so
-        nothing it leases looks abandoned to the others."""
-        if self.store.shared:
-            now = await self.store.beat()
-            if isinstance(self._clock, SteadyClock):
-                self._clock.set(now)
+        """At start-up: settle what a crash left behind, then start the scheduler."""
         await self.recover()
         self.start()
 
     async def recover(self) -> None:
         """A task caught between claim and answer may have reached the API: it is failed, not
-        resubmitted. Everything else (queued, following, undelivered) continues on its own."""
+        resubmitted. Everything else (queued, following, undelivered) continues on its own.
+        With several processes (PostgreSQL) this one beats first, and takes the database's
+        clock, so nothing it leases looks abandoned and the times it stores agree."""
+        if self.store.shared:
+            now = await self.store.beat()
+            if isinstance(self._clock, SteadyClock):
+                self._clock.set(now)
         await self.api.recover_interrupted(self._clock())
 
     def start(self) -> None:
