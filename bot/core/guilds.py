@@ -22,7 +22,7 @@ from bot.core import validate
 from bot.core.refusals import OutOfRange
 from bot.core.words import blocked_in
 from bot.errors import Refusal
-from bot.store import Store
+from bot.store import Store, VocalGender
 
 if TYPE_CHECKING:
     from bot.settings import Settings
@@ -105,7 +105,7 @@ class GuildConfig(BaseModel):
     style_weight: float | None = None
     weirdness: float | None = None
     audio_weight: float | None = None
-    vocal_gender: str | None = None  # 'm' or 'f', as sent to the API
+    vocal_gender: VocalGender | None = None
     daily_per_member: int | None = None
     cooldown_seconds: int | None = None
     concurrent_per_member: int | None = None

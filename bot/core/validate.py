@@ -8,9 +8,15 @@ from collections.abc import Collection, Mapping
 
 from bot.errors import Refusal
 from bot.music.models import TAGS_MAX
+from bot.store.states import VocalGender
 
-GENDERS = {"male": "m", "female": "f", "m": "m", "f": "f"}
-GENDER_WORDS = {"m": "male", "f": "female"}
+GENDERS = {
+    "male": VocalGender.MALE,
+    "female": VocalGender.FEMALE,
+    "m": VocalGender.MALE,
+    "f": VocalGender.FEMALE,
+}
+GENDER_WORDS = {VocalGender.MALE: "male", VocalGender.FEMALE: "female"}
 WEIGHTS = {"style_weight": "Style weight", "weirdness": "Weirdness", "audio_weight": "Audio weight"}
 TAG_NAMES = {"tags": "Tags", "negative_tags": "Negative tags"}
 
@@ -70,7 +76,7 @@ def model(value: str, allowed: Collection[str]) -> str:
     return value
 
 
-def gender(value: str | None) -> str | None:
+def gender(value: str | None) -> VocalGender | None:
     if not value:
         return None
     code = GENDERS.get(value.lower())

@@ -26,6 +26,7 @@ from bot.store.states import (
     Origin,
     Stage,
     TaskState,
+    VocalGender,
     VoteOutcome,
 )
 from bot.store.tasks import TaskQueries
@@ -75,6 +76,7 @@ __all__ = [
     "TrackData",
     "TrackRow",
     "Usage",
+    "VocalGender",
     "VoteOutcome",
     "open_store",
 ]

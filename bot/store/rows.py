@@ -10,7 +10,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from typing import Any, Self
 
-from bot.store.states import ACTIVE_STATES, Delivery, JamPhase, Origin, Stage, TaskState
+from bot.store.states import (
+    ACTIVE_STATES,
+    Delivery,
+    JamPhase,
+    Origin,
+    Stage,
+    TaskState,
+    VocalGender,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +37,7 @@ class NewTask:
     thread_id: int | None = None
     card_message_id: int | None = None
     input_filename: str = ""
-    vocal_gender: str | None = None
+    vocal_gender: VocalGender | None = None
     style_weight: float | None = None
     weirdness: float | None = None
     audio_weight: float | None = None
@@ -63,7 +71,7 @@ class TaskRow:
     title: str
     tags: str
     negative_tags: str
-    vocal_gender: str | None
+    vocal_gender: VocalGender | None
     style_weight: float | None
     weirdness: float | None
     audio_weight: float | None
@@ -236,6 +244,10 @@ JAM_COLUMNS = ", ".join(f.name for f in fields(JamRow))
 _Converter = Callable[[Any], Any] | None
 
 
+def _optional(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    return lambda value: None if value is None else convert(value)
+
+
 def _converters(row_type: type, by_name: dict[str, Callable[[Any], Any]]) -> list[_Converter]:
     return [by_name.get(f.name) for f in fields(row_type)]
 
@@ -251,6 +263,7 @@ _TASK_CONVERTERS = _converters(
         "in_place": bool,
         "anonymous": bool,
         "origin": Origin,
+        "vocal_gender": _optional(VocalGender),
     },
 )
 _JAM_CONVERTERS = _converters(JamRow, {"anonymous": bool, "phase": JamPhase, "announced": JamPhase})

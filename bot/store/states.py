@@ -78,6 +78,13 @@ class Delivery(StrEnum):
     FAILED = "failed"  # given up: Discord refused for good, or kept failing (the reason is kept)
 
 
+class VocalGender(StrEnum):
+    """The voice a request favours, as the music API spells it (None: any)."""
+
+    MALE = "m"
+    FEMALE = "f"
+
+
 class Origin(StrEnum):
     """How a request started: which way in (`bot/core/intake.py`) recorded the task."""
 

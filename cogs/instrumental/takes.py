@@ -230,7 +230,10 @@ class Takes:
             ("Style weight", _or_default(task.style_weight)),
             ("Weirdness", _or_default(task.weirdness)),
             ("Audio weight", _or_default(task.audio_weight)),
-            ("Vocal gender", validate.GENDER_WORDS.get(task.vocal_gender or "", "any")),
+            (
+                "Vocal gender",
+                validate.GENDER_WORDS[task.vocal_gender] if task.vocal_gender else "any",
+            ),
         ]
         for name, value in sent:
             embed.add_field(

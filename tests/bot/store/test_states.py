@@ -16,6 +16,7 @@ from bot.store import (
     Stage,
     Store,
     TaskState,
+    VocalGender,
 )
 from bot.store.sql import ACTIVE_SQL
 from bot.store.states import sql_list
@@ -30,6 +31,7 @@ async def test_check_constraints_list_exactly_the_enum_values(store: Store | PgS
         ("tracks", "delivery"): Delivery,
         ("tasks", "origin"): Origin,
         ("jams", "phase"): JamPhase,
+        ("tasks", "vocal_gender"): VocalGender,
     }.items():
         values = tuple(member.value for member in enum)
         # The column's own CHECK is the whole list, in order; others name some of it.
