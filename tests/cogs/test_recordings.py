@@ -45,8 +45,7 @@ async def send_voice_message(
     stored = backend.create_message(
         channel.id, member.id, "", attachments=[attachment], flags=VOICE_FLAG
     )
-    harness.env._mark_mutation()
-    await harness.env._settle_internal(dispatch="MEMBER.send")
+    await harness.env.settle()  # the bot sees MESSAGE_CREATE, as for a member's send
     message = to_discord_message(harness.env, stored)
     assert message.flags.voice and message.attachments[0].is_voice_message()
     return message
