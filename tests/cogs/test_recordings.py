@@ -150,6 +150,35 @@ async def test_details_say_what_was_sent(harness: Harness, world: World, takes: 
     assert fields["Recording sent"] == "WAV, 16-bit mono, 48 kHz (from MP4/M4A (AAC))"
 
 
+async def test_a_reroll_of_a_voice_memo_sends_the_part_again(
+    harness: Harness, world: World, takes: Takes
+) -> None:
+    """Re-roll reads the thread's first file again: the WAV sent the first time, which
+    goes as it is (a fresh signed URL of the bot's own post)."""
+    await world.alice.slash(world.channel, "instrumental", audio=("memo.m4a", takes.m4a))
+    first = await submitted(harness, world.alice)
+
+    def card() -> discord.Message:
+        return next(m for m in world.channel.history() if m.id == first.card_message_id)
+
+    await wait_until(
+        lambda: "Re-roll" in [c.label for row in card().components for c in row.children]  # type: ignore[union-attr]
+    )
+    r = await world.alice.click(card(), label="Re-roll")
+    assert r.response.content.startswith("Got it!")
+    [thread] = world.channel.threads
+
+    async def second() -> TaskRow | None:
+        child = (await harness.tasks(world.alice.id))[0]
+        return child if child.id != first.id and child.api_task_id else None
+
+    child = await wait_until(second)
+    assert child.input_sent is None  # a WAV: sent as it is
+    url, data = await fetched_upload(harness, child)
+    assert url.split("?")[0] == input_post(thread).attachments[0].url.split("?")[0]
+    assert decoded_as_sent(data).duration == pytest.approx(6.04, abs=0.05)
+
+
 @pytest.mark.parametrize(
     ("name", "filename", "sentence"),
     [
