@@ -6,22 +6,18 @@ The core alone, on real stores, with the in-memory port."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import aiohttp
-from aiohttp import web
 
 from bot.core.tasks import Lifecycle
 from bot.store import Delivery, PgStore, Progress, Stage, Store, TaskRow, TaskState, TrackData
 from bot.store.leases import Leases
 from simulator import Simulator
-from simulator.media import make_wav
+from simulator.faults import LATE, AnswerShape
 from tests.support.factories import make_client, new_task
 from tests.support.port import MemoryPort
 from tests.support.postgres import fresh_postgres
-from tests.support.servers import serve
 from tests.support.waiting import wait_until
 
 
@@ -92,24 +88,8 @@ async def pg_process(url: str, owner: str) -> PgStore:
     return store
 
 
-@contextlib.asynccontextmanager
-async def slow_uploads(seconds: float) -> AsyncIterator[str]:
-    """An upload URL whose host answers after `seconds` (the API fetches it while the
-    submission is on the wire)."""
-    wav = make_wav(6.0)
-
-    async def voice(_: web.Request) -> web.Response:
-        await asyncio.sleep(seconds)
-        return web.Response(body=wav, content_type="audio/wav")
-
-    app = web.Application()
-    app.router.add_get("/voice.wav", voice)
-    async with serve(app) as base_url:
-        yield f"{base_url}/voice.wav"
-
-
 async def test_a_submission_held_past_its_lease_is_not_judged_interrupted(
-    session: aiohttp.ClientSession, simulator: Simulator
+    session: aiohttp.ClientSession, simulator: Simulator, uploads: str
 ) -> None:
     """Defect 2: the lease included the wait in the rate limiter, so a task claimed after
     it ran out was failed as interrupted by its own process while its POST was on the
@@ -119,11 +99,12 @@ async def test_a_submission_held_past_its_lease_is_not_judged_interrupted(
     service = Lifecycle(store, client, callback_url="http://127.0.0.1:9/cb")
     service.port = MemoryPort()
     try:
-        async with slow_uploads(1.5) as upload:
-            for number in range(3):  # one call a second: the later ones wait past the lease
-                await store.create_task(new_task(upload, title=f"take {number}"))
-            await service.resume()
-            await wait_until(lambda: sent(store, 3), timeout=30)
+        # Each answer comes 1.5 s late: a submission is on the wire past its lease too.
+        simulator.shape_next(AnswerShape(LATE, seconds=1.5), times=3, endpoint="add-instrumental")
+        for number in range(3):  # one call a second: the later ones wait past the lease
+            await store.create_task(new_task(f"{uploads}/voice.wav", title=f"take {number}"))
+        await service.resume()
+        await wait_until(lambda: sent(store, 3), timeout=30)
     finally:
         await service.stop()
         tasks = await store.recent_tasks(42, 10)

@@ -4,43 +4,23 @@ PostgreSQL) agree on time, because every time they compare is the database's."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import sys
 from asyncio.subprocess import Process
 from collections import Counter
-from collections.abc import AsyncIterator
 from pathlib import Path
-
-from aiohttp import web
 
 from bot.store import PgStore, TaskState
 from simulator import Simulator, SimulatorConfig
-from simulator.media import make_wav
+from simulator.faults import Shapes
 from tests.support.factories import API_KEY, new_task
 from tests.support.faults import free_port
 from tests.support.partition import settled, start_worker
 from tests.support.postgres import fresh_postgres
-from tests.support.servers import serve
 from tests.support.skew import skewed
 from tests.support.waiting import wait_until
 from tests.support.worker import FilePort
 
-UPLOAD_SECONDS = 5.0  # a submission on the wire this long (the API fetches the upload)
-
-
-@contextlib.asynccontextmanager
-async def slow_uploads() -> AsyncIterator[str]:
-    """An upload URL whose host answers after `UPLOAD_SECONDS`."""
-    wav = make_wav(6.0)
-
-    async def voice(_: web.Request) -> web.Response:
-        await asyncio.sleep(UPLOAD_SECONDS)
-        return web.Response(body=wav, content_type="audio/wav")
-
-    app = web.Application()
-    app.router.add_get("/voice.wav", voice)
-    async with serve(app) as base_url:
-        yield f"{base_url}/voice.wav"
+LATE = 5.0  # seconds a submission's answer is on the wire (the API's answer comes late)
 
 
 async def in_flight(store: PgStore) -> bool:
@@ -68,7 +48,7 @@ async def test_a_clock_running_ahead_does_not_empty_the_shared_rate_window() -> 
 
 
 async def test_a_clock_30_s_ahead_does_not_take_over_a_live_processs_work(
-    tmp_path: Path,
+    tmp_path: Path, uploads: str
 ) -> None:
     """Defect 1: heartbeats dated by each process's clock made the process 30 s ahead see
     the other as dead (silent for 20 s) and fail its submissions in flight as interrupted:
@@ -78,17 +58,18 @@ async def test_a_clock_30_s_ahead_does_not_take_over_a_live_processs_work(
     config = SimulatorConfig(
         api_key=API_KEY, credits=1e6, seed=1, text_delay=0.3, first_delay=0.6,
         complete_delay=0.9, audio_seconds=0.5, send_callbacks=False,
+        shapes=Shapes(late=1.0, late_seconds=LATE, endpoints=("add-instrumental",)),
     )  # fmt: skip
-    async with Simulator(config) as sim, slow_uploads() as upload:
+    async with Simulator(config) as sim:
         store = await PgStore.open(url)
         workers: list[Process] = []
         try:
             for number in range(4):
-                await store.create_task(new_task(upload, title=f"take {number}"))
+                await store.create_task(new_task(f"{uploads}/voice.wav", title=f"take {number}"))
             command = [
                 sys.executable, "-m", "tests.support.worker", "--db", url, "--api",
                 sim.base_url, "--posts", str(posts.path), "--scale", str(1 / 20),
-                "--timeout", str(2 * UPLOAD_SECONDS), "--port",
+                "--timeout", str(2 * LATE), "--port",
             ]  # fmt: skip
             workers.append(await start_worker([*command, str(free_port())], 0.0))
             await wait_until(lambda: in_flight(store), timeout=30)  # its POSTs on the wire
