@@ -115,12 +115,10 @@ class DiscordDelivery:
         )
         return shown
 
-    async def deliver(self, task: TaskRow, track: TrackRow) -> int:
+    async def deliver(self, task: TaskRow, track: TrackRow, total: int) -> int:
         with classified():
             place = await self.placement.place_of(task)
             await self.placement.open_target(place)
-            view = await self.bot.lifecycle.view(task.id)
-            total = len(view.tracks) if view else 1
             return await self.posting.track(task, track, place, total=total)
 
     async def mark(self, task: TaskRow, track: TrackRow) -> PostMark:

@@ -285,8 +285,8 @@ async def test_restart_mid_delivery_posts_every_track_once(harness: Harness, wor
     real_deliver = port.deliver
     posted = asyncio.Event()
 
-    async def post_then_hang(task, track):
-        await real_deliver(task, track)
+    async def post_then_hang(task, track, total):
+        await real_deliver(task, track, total)
         posted.set()
         await asyncio.Event().wait()  # the crash comes before `delivered` is recorded
 

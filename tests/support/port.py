@@ -61,7 +61,7 @@ class MemoryPort:
     async def mark(self, task: TaskRow, track: TrackRow) -> PostMark:
         return PostMark(f"t{track.id}")
 
-    async def deliver(self, task: TaskRow, track: TrackRow) -> int:
+    async def deliver(self, task: TaskRow, track: TrackRow, total: int) -> int:
         if self.fail_deliveries:
             self.fail_deliveries -= 1
             self.failed_posts += 1

@@ -70,7 +70,7 @@ class FilePort:
     async def mark(self, task: TaskRow, track: TrackRow) -> PostMark:
         return PostMark(f"t{track.id}")
 
-    async def deliver(self, task: TaskRow, track: TrackRow) -> int:
+    async def deliver(self, task: TaskRow, track: TrackRow, total: int) -> int:
         message_id = time.time_ns()
         self._append({"task": task.id, "track": track.api_track_id, "message": message_id})
         return message_id

@@ -152,7 +152,8 @@ class DeliveryWork:
             track, delivery=Delivery.ATTEMPTED, post_nonce=mark.nonce, post_after=mark.after
         )
         try:
-            message_id = await port.deliver(task, attempted)
+            total = len(await self.store.tracks_for_task(task.id))
+            message_id = await port.deliver(task, attempted, total)
         except PermanentDeliveryError as exc:
             await self._delivery_failed(task, track, exc.reason, counted=True)
             return

@@ -86,9 +86,9 @@ class DeliveryPort(Protocol):
     async def mark(self, task: TaskRow, track: TrackRow) -> PostMark:
         """What to record before posting this track (called right before `deliver`)."""
 
-    async def deliver(self, task: TaskRow, track: TrackRow) -> int:
-        """Post one finished track with `track.post_nonce`; return the message id. Called
-        only once the task's card is placed, and its `mark` recorded."""
+    async def deliver(self, task: TaskRow, track: TrackRow, total: int) -> int:
+        """Post one finished track (of `total` the task has) with `track.post_nonce`; return
+        the message id. Called only once the task's card is placed, and its `mark` recorded."""
 
     async def find_delivery(self, task: TaskRow, track: TrackRow) -> int | None:
         """After an interrupted `deliver`: the message id if the track was posted after all
