@@ -79,6 +79,9 @@ class Services:
             settings.callback_secret.get_secret_value() if settings.callback_secret else None,
         )
         public_url = str(settings.callback_public_url) if settings.callback_public_url else None
+        rules = lambda: Rules.from_settings(settings)  # noqa: E731 - read per request
+        guild_settings = GuildSettings(store, rules)
+        await guild_settings.follow_changes()
         lifecycle = Lifecycle(
             store,
             music,
@@ -89,11 +92,8 @@ class Services:
             retention_days=settings.task_retention_days,
             callbacks_enabled=public_url is not None,
             task_cost=settings.suno_credits_per_task,
+            notices=guild_settings.report_everywhere,
         )
-        rules = lambda: Rules.from_settings(settings)  # noqa: E731 - read per request
-        guild_settings = GuildSettings(store, rules)
-        await guild_settings.follow_changes()
-        lifecycle.notices = guild_settings.report_everywhere
         return cls(
             store=store,
             lifecycle=lifecycle,

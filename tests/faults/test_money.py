@@ -118,11 +118,16 @@ async def test_a_burst_of_credit_refusals_pauses_once_and_resumes_once_a_task_is
     config = SimulatorConfig(api_key=API_KEY, credits=0.0, task_cost=10.0, **FAST)
     async with Simulator(config) as sim:
         music = make_client(session, sim.base_url, limit=100)
+        notices: list[str] = []
         async with open_rig(
-            db_path, music, schedule=SCHEDULE, callbacks=False, task_cost=10.0, start=False
+            db_path,
+            music,
+            schedule=SCHEDULE,
+            callbacks=False,
+            task_cost=10.0,
+            start=False,
+            notices=notices.append,
         ) as rig:
-            notices: list[str] = []
-            rig.service.notices = notices.append
             # Recorded before the scheduler starts: ten submissions leave together.
             tasks = [
                 (await rig.service.request(new_task(f"{uploads}/voice.wav")))[0] for _ in range(10)

@@ -51,6 +51,7 @@ async def open_rig(
     clock: Callable[[], float] | None = None,
     port: MemoryPort | None = None,
     task_cost: float = 0.0,
+    notices: Callable[[str], None] | None = None,
 ) -> AsyncIterator[Rig]:
     """A fresh process on `db_path`; `web_port` lets a restarted one listen where the
     API's callbacks for the previous one go, and `port` hands it the previous one's
@@ -66,6 +67,7 @@ async def open_rig(
         callbacks_enabled=callbacks,
         clock=clock,
         task_cost=task_cost,
+        notices=notices,
     )
     port = port or MemoryPort()
     service.port = port

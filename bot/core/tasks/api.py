@@ -89,6 +89,7 @@ class ApiWork(TimeOuts):
         clock: Callable[[], float],
         wake: Callable[[], None],
         task_cost: float = 0.0,
+        notices: Callable[[str], None] | None = None,
     ) -> None:
         self.store = store
         self.client = client
@@ -104,7 +105,12 @@ class ApiWork(TimeOuts):
         # Accepted by the API, but the write of the id kept failing: written by `recover`.
         self._unrecorded: dict[int, str] = {}
         self.pause = SubmissionPause(
-            store, client, clock=clock, check_every=schedule.pause_check, task_cost=task_cost
+            store,
+            client,
+            clock=clock,
+            check_every=schedule.pause_check,
+            task_cost=task_cost,
+            notify=notices,
         )
         self.ratios = DoneRatios(store, schedule)  # the scheduler refreshes it
 

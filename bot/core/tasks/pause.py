@@ -46,6 +46,7 @@ class SubmissionPause:
         clock: Callable[[], float],
         check_every: float,
         task_cost: float = 0.0,
+        notify: Callable[[str], None] | None = None,
     ) -> None:
         self.store = store
         self.client = client
@@ -54,7 +55,7 @@ class SubmissionPause:
         # submission: the balance must cover one (and be above zero).
         self.task_cost = task_cost
         self._clock = clock
-        self.notify: Callable[[str], None] | None = None  # the moderators' log channels
+        self.notify = notify  # the moderators' log channels
 
     async def current(self) -> Paused | None:
         return _read(await self.store.get_value(PAUSE_KEY))

@@ -45,7 +45,9 @@ class Lifecycle:
         delivery_workers: int = 4,
         clock: Callable[[], float] | None = None,
         task_cost: float = 0.0,
+        notices: Callable[[str], None] | None = None,
     ) -> None:
+        """`notices`: told (one line for moderators) when submissions pause and resume."""
         self.store = store
         self.client = client
         self.schedule = schedule or PollSchedule()
@@ -61,6 +63,7 @@ class Lifecycle:
             clock=clock,
             wake=self.wake,
             task_cost=task_cost,  # a paused queue resumes once the balance covers a task
+            notices=notices,
         )
         self.delivery = DeliveryWork(
             store, schedule=self.schedule, clock=clock, pause=self.api.pause
@@ -96,15 +99,6 @@ class Lifecycle:
 
     def now(self) -> float:
         return self._clock()
-
-    @property
-    def notices(self) -> Callable[[str], None] | None:
-        """Told (one line for moderators) when submissions pause and resume."""
-        return self.api.pause.notify
-
-    @notices.setter
-    def notices(self, notify: Callable[[str], None] | None) -> None:
-        self.api.pause.notify = notify
 
     # -- requests and views ----------------------------------------------------------------
 
