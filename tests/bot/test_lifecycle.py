@@ -30,16 +30,15 @@ async def start_service(
     timeout: float = 30.0,
 ) -> Lifecycle:
     store = await Store.open(db_path)
-    service = Lifecycle(
+    return Lifecycle(
         store,
         client,
         callback_url="https://callbacks.invalid/backline",
         schedule=FAST_SCHEDULE,
         task_timeout=timeout,
         callbacks_enabled=callbacks,
+        port=port,
     )
-    service.port = port
-    return service
 
 
 async def die(service: Lifecycle) -> None:

@@ -57,6 +57,7 @@ async def open_rig(
     API's callbacks for the previous one go, and `port` hands it the previous one's
     Discord (what was posted stays posted)."""
     store = await Store.open(db_path)
+    port = port or MemoryPort()
     service = Lifecycle(
         store,
         music,
@@ -68,9 +69,8 @@ async def open_rig(
         clock=clock,
         task_cost=task_cost,
         notices=notices,
+        port=port,
     )
-    port = port or MemoryPort()
-    service.port = port
     web = WebServer(
         service, secret=SECRET, gateway_connected=lambda: True, host="127.0.0.1", port=web_port
     )

@@ -32,7 +32,7 @@ PLACE_GONE = "It was not sent to the music service (nothing was charged): its pl
 
 
 class DeliveryWork:
-    """Draws cards and posts tracks; `port` is set before the scheduler starts."""
+    """Draws cards and posts tracks; `port` is there (or set) before the scheduler starts."""
 
     def __init__(
         self,
@@ -41,11 +41,12 @@ class DeliveryWork:
         schedule: PollSchedule,
         clock: Callable[[], float],
         pause: SubmissionPause,
+        port: DeliveryPort | None = None,
     ) -> None:
         self.store = store
         self.pause = pause
         self.schedule = schedule
-        self.port: DeliveryPort | None = None
+        self.port = port
         self._clock = clock
 
     def _port(self) -> DeliveryPort:

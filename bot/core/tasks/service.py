@@ -28,7 +28,9 @@ WAKE_CHANNEL = "backline_wake"  # PostgreSQL NOTIFY: work may be due, whichever 
 
 
 class Lifecycle:
-    """The task service. Construct, set `port`, then `await resume()`; `await stop()` to end."""
+    """The task service. Construct (with `port`, or set it once the place members see is
+    up: the bot opens the service before it logs in to Discord), then `await resume()`;
+    `await stop()` to end."""
 
     def __init__(
         self,
@@ -46,6 +48,7 @@ class Lifecycle:
         clock: Callable[[], float] | None = None,
         task_cost: float = 0.0,
         notices: Callable[[str], None] | None = None,
+        port: DeliveryPort | None = None,
     ) -> None:
         """`notices`: told (one line for moderators) when submissions pause and resume."""
         self.store = store
@@ -66,7 +69,7 @@ class Lifecycle:
             notices=notices,
         )
         self.delivery = DeliveryWork(
-            store, schedule=self.schedule, clock=clock, pause=self.api.pause
+            store, schedule=self.schedule, clock=clock, pause=self.api.pause, port=port
         )
         self.scheduler = Scheduler(
             store,
