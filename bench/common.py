@@ -28,8 +28,9 @@ import asyncpg
 from aiohttp import web
 
 from bot.core.tasks import Lifecycle, PollSchedule
+from bot.core.tasks.timings import EndModel
 from bot.music import MusicClient
-from bot.store import Stage, Store
+from bot.store import Stage, Store, TaskTiming
 from simulator import SimTask, Simulator, SimulatorConfig
 from tests.support import factories
 from tests.support.backlog import copy_task_rows
@@ -114,31 +115,59 @@ async def feed_until_idle(
 
 
 def schedule_walk(
-    schedule: PollSchedule, *, text: float, first: float, complete: float
+    schedule: PollSchedule,
+    *,
+    text: float,
+    first: float,
+    complete: float,
+    model: EndModel | None = None,
+    skipped: frozenset[str] = frozenset(),
 ) -> list[float]:
     """Pure arithmetic: the seconds after submission at which the lifecycle polls a task
-    with these stage times (no callbacks, no rate-limit wait); the last poll sees it done."""
+    with these stage times (no callbacks, no rate-limit wait), its model's timings learned
+    as `model`; the last poll sees it done. `text` is never looked at: the bot does not
+    use it."""
+    del text
     polls: list[float] = []
-    elapsed, previous = schedule.first_check, 0.0
+    elapsed, previous = schedule.first_delay(model), 0.0
     first_after = first_seen = None
     while True:
         polls.append(elapsed)
         if elapsed >= complete:
             return polls
-        stage = (
-            Stage.FIRST if elapsed >= first else Stage.TEXT if elapsed >= text else Stage.PENDING
-        )
-        if stage == Stage.FIRST and first_seen is None:
-            first_after, first_seen = previous, elapsed
+        stage = Stage.PENDING
+        if "first" not in skipped and elapsed >= first:
+            stage = Stage.FIRST
+            if first_seen is None:
+                first_after, first_seen = previous, elapsed
         previous = elapsed
         elapsed += schedule.next_delay(
-            elapsed, stage=stage, callbacks=False, first_after=first_after, first_seen=first_seen
+            elapsed,
+            stage=stage,
+            callbacks=False,
+            first_after=first_after,
+            first_seen=first_seen,
+            model=model,
         )
+
+
+def walk_timing(
+    polls: Sequence[float], *, first: float, skipped: frozenset[str] = frozenset()
+) -> TaskTiming:
+    """What the bot records of a task polled at `polls` (submitted at 0): the bounds its
+    polls put on its first track and its end."""
+    seen = len(polls) - 1
+    if "first" not in skipped:
+        seen = next(i for i, t in enumerate(polls) if t >= first)
+    before = [0.0, *polls]
+    return TaskTiming("model", 0.0, before[seen], polls[seen], before[-2], polls[-1])
 
 
 def ready_time(sim_task: SimTask, track_id: str) -> float | None:
     """time.monotonic() at which the simulator made this track's audio available."""
     _, first, complete = sim_task.delays
+    if "first" in sim_task.skipped:
+        first = complete
     for index, track in enumerate(sim_task.tracks):
         if track.track_id == track_id:
             return sim_task.created_mono + (first if index == 0 else complete)

@@ -27,6 +27,10 @@ class SimulatorConfig:
     text_delay: float = 30.0  # seconds after submission until TEXT_SUCCESS
     first_delay: float = 90.0  # ... FIRST_SUCCESS (track 1 done, track 2 listed)
     complete_delay: float = 150.0  # ... SUCCESS
+    # Or each task draws its own stage times from a timing profile (simulator/profiles.py,
+    # seeded by `seed`), multiplied by timing_scale; "fixed" uses the three delays above.
+    timing_profile: str = "fixed"
+    timing_scale: float = 1.0
     track_count: int = 2  # 1 or 2
     rate_limit: int = 20  # accepted API requests per rate_period per key ...
     rate_period: float = 10.0  # ... beyond that: code 430, request not executed

@@ -83,6 +83,7 @@ class SimTask:
     result_seconds: float | None = None  # length of the sandbox rendering, once known
     forced: bool = False  # finish_now() was called
     callback_failed: bool = False  # final callback undeliverable (mark_callback_exception)
+    skipped: frozenset[str] = frozenset()  # stages never reported (a timing profile's)
     stages_fired: int = 0  # how many timeline stages have had their callbacks queued
     # Answer shapes (simulator/faults.py): SUCCESS answers still to show the last track
     # without audio; record-info answers still to carry ``odd_status`` ("" = no status).
@@ -113,9 +114,10 @@ class SimTask:
             return [(ERROR, 0.0)]
         if self.outcome in ("CREATE_TASK_FAILED", "SENSITIVE_WORD_ERROR"):
             return [(ERROR, text)]
+        stages = [(TEXT, text), (FIRST, first), (COMPLETE, complete)]
         if self.outcome == "GENERATE_AUDIO_FAILED" or not known(self.outcome):
-            return [(TEXT, text), (ERROR, first)]
-        return [(TEXT, text), (FIRST, first), (COMPLETE, complete)]
+            stages = [(TEXT, text), (ERROR, first)]
+        return [(name, delay) for name, delay in stages if name not in self.skipped]
 
     def reached(self, now: float) -> list[str]:
         """Stages reached at monotonic time ``now``, in order.

@@ -18,6 +18,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from simulator import profiles
 from simulator.config import SimulatorConfig
 from simulator.faults import KNOWN_FAILURES, MISSING, UNKNOWN_FAILURES, UNKNOWN_RUNNING, Draws
 from simulator.tasks import (
@@ -50,6 +51,8 @@ class Timeline:
         self._draws = draws
         self._on_stage = on_stage
         self._rng = random.Random(config.seed)
+        # Its own generator: drawing stage times leaves the ids of a seeded run unchanged.
+        self._timing_rng = random.Random(config.seed)
         self._plans: deque[Plan] = deque()
         self._heap: list[tuple[float, int, str]] = []
         self._seq = itertools.count()
@@ -78,8 +81,12 @@ class Timeline:
             outcome, UNKNOWN_ERROR if unknown else (None, None)
         )
         track_count = min(2, max(1, plan.track_count or cfg.track_count))
+        if cfg.timing_profile == profiles.FIXED:
+            times = profiles.StageTimes(cfg.text_delay, cfg.first_delay, cfg.complete_delay)
+        else:
+            times = profiles.draw(cfg.timing_profile, self._timing_rng, cfg.timing_scale)
         now_ms = int(time.time() * 1000)
-        listed_ms = now_ms + int(cfg.text_delay * 1000)
+        listed_ms = now_ms + int(times.text * 1000)
         task = SimTask(
             task_id=self._random_id(),
             params=body,
@@ -87,7 +94,8 @@ class Timeline:
             created_ms=now_ms,
             outcome=outcome,
             tracks=[SimTrack(self._random_uuid4(), listed_ms) for _ in range(track_count)],
-            delays=(cfg.text_delay, cfg.first_delay, cfg.complete_delay),
+            delays=(times.text, times.first, times.complete),
+            skipped=times.skipped,
             audio_seconds=cfg.audio_seconds,
             audio_pad_bytes=cfg.audio_pad_bytes,
             sandbox=cfg.sandbox,

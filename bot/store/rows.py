@@ -128,13 +128,13 @@ class TaskRow:
 @dataclass(frozen=True, slots=True)
 class TaskTiming:
     """When a finished task reached its stages, as far as its polls tell (clock times):
-    the first track was ready in (first_after, first_seen], the end in (done_after,
-    completed_at]."""
+    the first track was ready in (first_after, first_seen] (None: no poll saw it, as when
+    a callback told the end), the end in (done_after, completed_at]."""
 
     model: str
     submitted_at: float
-    first_after: float
-    first_seen: float
+    first_after: float | None
+    first_seen: float | None
     done_after: float
     completed_at: float
 

@@ -355,7 +355,7 @@ class TaskQueries(Database):
 
     async def recent_timings(self, since: float, per_model: int) -> list[TaskTiming]:
         """The stage timings of the latest `per_model` tasks of each model done since
-        `since` whose first track and end were seen by different polls."""
+        `since` (the first track's bounds are there only if a poll saw it)."""
         # The first WHERE terms repeat the partial index tasks_finished's, so SQLite uses it.
         rows = await self._fetchall(
             "SELECT model, submitted_at, first_after, first_seen, done_after, completed_at "  # noqa: S608
@@ -363,7 +363,7 @@ class TaskQueries(Database):
             " completed_at, row_number() OVER (PARTITION BY model ORDER BY completed_at DESC) "
             f" AS n FROM tasks WHERE state IN {FINISHED_SQL} AND completed_at >= ? "
             f" AND state = '{TaskState.DONE}' AND submitted_at IS NOT NULL "
-            " AND done_after >= first_seen) AS recent "
+            " AND done_after IS NOT NULL) AS recent "
             "WHERE n <= ? ORDER BY model, completed_at DESC",
             (since, per_model),
         )

@@ -7,7 +7,7 @@
 | `api` | submitting once, polling, merging polls and callbacks, time-outs |
 | `delivery` | status cards and track posts through the port, exactly once |
 | `schedule` | when to poll, how to back off |
-| `ratios` | each model's end-after-first-track ratio, learned from recent tasks |
+| `timings` | when each model's tasks end, learned from what recent polls saw |
 | `port` | the delivery port protocol and the `TaskView` it draws |
 """
 

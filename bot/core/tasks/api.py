@@ -16,9 +16,9 @@ from pydantic import ValidationError
 from bot.core.tasks.failures import callback_failure, status_failure
 from bot.core.tasks.keys import task_key
 from bot.core.tasks.pause import SubmissionPause, pauses_submissions
-from bot.core.tasks.ratios import DoneRatios
 from bot.core.tasks.schedule import PollSchedule
 from bot.core.tasks.timeouts import TIMED_OUT, UNREACHABLE_AT_TIMEOUT, TimeOuts
+from bot.core.tasks.timings import LearnedTimings
 from bot.music import CallbackEvent, MusicClient, MusicError, TaskInfo
 from bot.music.errors import (
     Maintenance,
@@ -27,7 +27,7 @@ from bot.music.errors import (
     certainly_not_taken,
 )
 from bot.music.models import AddInstrumentalRequest, Track
-from bot.store import Progress, Stage, Store, TaskRow, TaskState, TrackData
+from bot.store import Progress, Stage, Store, TaskRow, TaskState, TaskTiming, TrackData
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +112,7 @@ class ApiWork(TimeOuts):
             task_cost=task_cost,
             notify=notices,
         )
-        self.ratios = DoneRatios(store, schedule)  # the scheduler refreshes it
+        self.timings = LearnedTimings(store)  # the scheduler refreshes it
 
     async def advance(self, task: TaskRow) -> None:
         if task.state == TaskState.QUEUED:
@@ -179,21 +179,23 @@ class ApiWork(TimeOuts):
             # Logged before it is recorded: if the record fails, the operator can still
             # find the paid task.
             log.info("task %d accepted by the music API as %s", task.id, api_task_id)
-            now = await self._record(task.id, api_task_id)
+            now = await self._record(task.id, api_task_id, model=task.model)
         finally:
             self._in_flight.discard(task.id)
         if now is not None:
             await self.queue_moved(now)
 
-    async def _record(self, task_id: int, api_task_id: str) -> float | None:
+    async def _record(
+        self, task_id: int, api_task_id: str, *, model: str | None = None
+    ) -> float | None:
         """Write the API's task id, retried (a locked or failing database): without it the
         paid task cannot be followed. Still failing, it is kept for `recover`; returns
-        when it was written, or None."""
+        when it was written, or None. `model` sets the first poll (None: nothing learned)."""
         for attempt in range(RECORD_TRIES):
             now = self._clock()
             try:
                 recorded = await self.store.mark_submitted(
-                    task_id, api_task_id, now=now, next_check_at=now + self.schedule.first_check
+                    task_id, api_task_id, now=now, next_check_at=self.first_check_at(model, now)
                 )
                 # Judged interrupted by another process while this one stalled: the API
                 # task id is the truth, the task goes on to delivery.
@@ -207,6 +209,12 @@ class ApiWork(TimeOuts):
         log.error("task %d: API task %s not recorded yet; trying on", task_id, api_task_id)
         self._unrecorded[task_id] = api_task_id
         return None
+
+    def first_check_at(self, model: str | None, submitted: float) -> float:
+        """When to poll a task of `model` first, submitted at `submitted`."""
+        learned = None if model is None else self.timings.get(model)
+        delay = self.schedule.first_delay(learned, awaiting_callback=self.callbacks_enabled)
+        return submitted + delay
 
     async def _submit_failed(self, task: TaskRow, exc: MusicError) -> None:
         now = self._clock()
@@ -283,7 +291,7 @@ class ApiWork(TimeOuts):
             callbacks=self.callbacks_enabled and task.callback_at is not None,
             first_after=None if first_after is None else first_after - submitted,
             first_seen=None if first_seen is None else first_seen - submitted,
-            ratio=self.ratios.get(task.model),
+            model=self.timings.get(task.model),
         )
         await self.store.schedule_check(
             task.id,
@@ -292,13 +300,19 @@ class ApiWork(TimeOuts):
             first_after=first_after,
             first_seen=first_seen,
         )
-        # If done, it was done after the poll before this one: what `ratios` learn from.
+        # If done, it was done after the poll before this one: what `timings` learn from.
         done_after = task.polled_at or submitted
         progress = Progress(
             stage=stage, tracks=tracks, complete=complete, now=now, done_after=done_after
         )
         if await self.store.apply_progress(task.id, progress):
             self._wake()
+            if complete and task.submitted_at is not None:
+                # Learned at once (the store is read only every few minutes).
+                timing = TaskTiming(
+                    task.model, task.submitted_at, first_after, first_seen, done_after, now
+                )
+                self.timings.observe(timing)
 
     async def handle_callback(self, event: CallbackEvent, task_id: int | None = None) -> str:
         """Merge a callback; whichever of callback and poll learns a stage first wins.

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import bisect
+import math
 import random
 from dataclasses import dataclass
 
+from bot.core.tasks.timings import EndModel
 from bot.store import Stage
 
 
@@ -12,27 +15,31 @@ from bot.store import Stage
 class PollSchedule:
     """When to ask the API about a task, by seconds since submission.
 
-    The API reaches `text` after 20-40 s, its first track half-way to the end, and the end
-    after 2 to 4 minutes: the end comes about as long after the first track as the first
-    track came after `text` (`done_ratio`, the API's word; each model's own, learned from
-    the bot's recent tasks, is passed to `next_delay`). So the bot polls every
-    `first_interval` from the earliest first track on; once a poll sees the first track
-    (between the poll before, which did not, and this one) the end is known to lie in a
-    window, which it polls from a little way in (`window_start`) every `done_interval`: few
-    calls, and the tracks are posted a few seconds after they are done. Past the window (a
-    slow task) it polls every `tight_interval`, then every `late_interval`. With a callback
-    seen for the task, polling is only a rare safety net.
+    The API documents no more than "2-4 minutes", so the schedule assumes nothing about
+    how a task's stages are spread: it polls by what the bot saw of the same model's
+    recent tasks (`EndModel`). Nothing learned yet: a first poll after `first_check`, then
+    gaps growing to `start_interval` (a task may finish in seconds, as a cached result
+    does). Learned: the first poll just before the earliest time the task may end, then
+    polls at quantiles of the times it may still end (each gap covers `quantum` of them),
+    never more than `done_gap` apart once it may be done; while the first track is awaited
+    and it tells the end, polls `EndModel.first_poll_step` apart find it. A task later than
+    anything seen is polled every `done_gap`, growing to `max_gap`. Never more than
+    `max_gap` (a 30-s poller's) between two polls; past `late_after` (far past the API's
+    4 minutes: a stuck task) every `late_interval`. With a callback seen for the task,
+    polling is only a rare safety net.
     """
 
-    first_check: float = 70.0  # the earliest first track (text 20 s, done 120 s)
-    first_interval: float = 20.0
-    done_interval: float = 8.0
-    text_min: float = 20.0
-    text_max: float = 40.0
-    done_ratio: float = 1.0  # (done - first) / (first - text); not a time: never scaled
-    window_start: float = 0.2  # of the window, where its first poll goes; not scaled
-    tight_interval: float = 15.0
-    tight_until: float = 250.0
+    first_check: float = 5.0  # nothing learned: the first poll…
+    start_growth: float = 0.5  # …then the next after this share of the time so far…
+    start_interval: float = 20.0  # …at most this far apart
+    short_share: float = 0.25  # a short task's gaps: this share of its end
+    first_step: float = 1.5  # a multiplier of EndModel.first_poll_step
+    rare_share: float = 0.1
+    call_cost: float = 4.0
+    done_gap: float = 8.0  # at most this long between two polls once the task may be done
+    min_gap: float = 2.0
+    max_gap: float = 30.0
+    late_after: float = 600.0
     late_interval: float = 60.0
     callback_interval: float = 180.0
     retry_base: float = 5.0
@@ -48,26 +55,65 @@ class PollSchedule:
         callbacks: bool,
         first_after: float | None = None,
         first_seen: float | None = None,
-        ratio: float | None = None,
+        model: EndModel | None = None,
     ) -> float:
         """Seconds until the next poll. `first_after`/`first_seen` (seconds since
         submission): the first track became ready after the one poll and by the other.
-        `ratio`: the task's model's learned `done_ratio`, if there is one. Whatever it is,
-        past the window the task is still polled (tightly, then late): never lost."""
+        `model`: what the task's model's recent tasks tell, if enough were seen."""
         if callbacks:
             return self.callback_interval
-        slow = self.tight_interval if elapsed < self.tight_until else self.late_interval
-        if stage.rank < Stage.FIRST.rank:
-            return self.first_interval if elapsed < self.tight_until else self.late_interval
-        if first_after is None or first_seen is None:
-            return self.done_interval if elapsed < self.tight_until else slow
-        ratio = self.done_ratio if ratio is None else ratio
-        earliest = first_after + ratio * (first_after - self.text_max)
-        latest = first_seen + ratio * (first_seen - self.text_min)
-        start = earliest + self.window_start * (latest - earliest)
-        if elapsed < start:
-            return start - elapsed
-        return self.done_interval if elapsed < latest else slow
+        if elapsed >= self.late_after:
+            return self.late_interval
+        if model is None:
+            return min(self.start_interval, max(self.first_check, elapsed * self.start_growth))
+        at = self._next_for_end(elapsed, first_after, first_seen, model)
+        earliest_first = model.earliest_first()
+        if (
+            model.informative
+            and earliest_first is not None
+            and first_seen is None
+            and stage.rank < Stage.FIRST.rank
+            and model.awaits_first(elapsed)
+        ):
+            step = self.first_step * model.first_poll_step(self.done_gap)
+            step = min(self.max_gap, max(self.done_gap, step))
+            at = min(at, max(elapsed + step, earliest_first - self.done_gap / 2))
+        delay = max(self.min_gap, at - elapsed)
+        if elapsed + delay > model.earliest_end:
+            # Past the earliest end seen, a skip ahead is bounded too: whatever the API
+            # does, never more than a 30-s poller's wait.
+            delay = min(delay, max(self.max_gap, model.earliest_end - elapsed))
+        return delay
+
+    def _next_for_end(
+        self,
+        elapsed: float,
+        first_after: float | None,
+        first_seen: float | None,
+        model: EndModel,
+    ) -> float:
+        candidates = model.candidates(elapsed, first_after, first_seen)
+        if not candidates:  # later than any task seen: overdue, poll often but not madly
+            overdue = elapsed - model.latest_end
+            return elapsed + min(self.max_gap, max(self.done_gap, overdue / 2))
+        # Sample ends are middles of poll bounds: a little before the next one. Until then
+        # no task seen could have been done: skip ahead (if the API gets faster, its tasks
+        # are seen done at that poll, and their bounds move it earlier for the next ones).
+        margin = min(self.done_gap / 2, 0.2 * candidates[0])
+        rare = candidates[int(self.rare_share * len(candidates))]
+        # One call is worth `call_cost` seconds of waiting: with h the share of the
+        # remaining candidates ending per second from now, sqrt(2 * cost / h) between two
+        # polls spends the fewest calls and seconds together (wide gaps where few of the
+        # tasks still running end soon, narrow ones where many do).
+        soon = bisect.bisect_right(candidates, elapsed + self.done_gap)
+        hazard = soon / (len(candidates) * self.done_gap)
+        step = math.sqrt(2 * self.call_cost / hazard) if hazard > 0 else self.done_gap
+        step = min(step, self.done_gap, max(self.min_gap, self.short_share * candidates[0]))
+        return max(elapsed + max(self.min_gap, step), rare - margin)
+
+    def first_delay(self, model: EndModel | None) -> float:
+        """Seconds from submission to the first poll."""
+        return self.next_delay(0.0, stage=Stage.PENDING, callbacks=False, model=model)
 
     def backoff(self, failures: int) -> float:
         delay = min(self.retry_cap, self.retry_base * 2.0 ** max(0, failures - 1))
@@ -83,4 +129,4 @@ class PollSchedule:
         )
 
 
-_UNSCALED = frozenset({"done_ratio", "window_start"})
+_UNSCALED = frozenset({"start_growth", "short_share", "first_step", "rare_share"})

@@ -16,7 +16,7 @@ from typing import Any
 from bot import metrics
 from bot.core.tasks.api import ApiWork
 from bot.core.tasks.delivery import DeliveryWork
-from bot.core.tasks.ratios import LEARN_EVERY
+from bot.core.tasks.timings import LEARN_EVERY
 from bot.store import Store, TaskRow, TaskState
 from bot.store.processes import Kind
 from bot.store.retention import DAY, DEFAULT_RETENTION_DAYS
@@ -176,9 +176,10 @@ class Scheduler:
             self._next_purge_at = now + PURGE_EVERY
             self._purge = self._start_purge(now - self.retention)
         if now >= self._next_learning_at:
-            # One small query (at start, then every few minutes): the polls use its ratios.
+            # One small query (at start, then every few minutes): what every process saw
+            # of recent tasks' timings, which the polls follow.
             self._next_learning_at = now + LEARN_EVERY
-            await self.api.ratios.refresh(now)
+            await self.api.timings.refresh(now)
         free = self._api_slots - len(self._busy_tasks)
         if free > 0:
             # Polls and submissions take turns: a burst of requests must not starve the

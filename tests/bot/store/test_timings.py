@@ -25,7 +25,7 @@ def done(at: float, *, after: float | None) -> Progress:
     return Progress(stage=Stage.COMPLETE, tracks=[], complete=True, now=at, done_after=after)
 
 
-async def test_only_done_tasks_whose_first_track_and_end_were_seen_apart(store: Store) -> None:
+async def test_every_done_task_with_the_bounds_its_polls_saw(store: Store) -> None:
     counted = await following(store)
     await polled(store, counted, T0 + 110, first=(T0 + 90, T0 + 110))
     assert await store.apply_progress(counted, done(T0 + 190, after=T0 + 182))
@@ -50,7 +50,10 @@ async def test_only_done_tasks_whose_first_track_and_end_were_seen_apart(store: 
     assert await store.recent_timings(T0, per_model=50) == [
         TaskTiming("V4_5PLUS", T0, T0 + 110, T0 + 130, T0 + 242, T0 + 250),
         TaskTiming("V5", T0, T0 + 90, T0 + 110, T0 + 182, T0 + 190),
+        TaskTiming("V5", T0, None, None, T0 + 170, T0 + 170),  # no poll saw its first track
+        TaskTiming("V5", T0, T0 + 70, T0 + 90, T0 + 70, T0 + 90),  # failed ones never count
     ]
+    assert len(await store.recent_timings(T0, per_model=2)) == 3  # the latest 2 of each
     assert await store.recent_timings(T0 + 200, per_model=50) == [
         TaskTiming("V4_5PLUS", T0, T0 + 110, T0 + 130, T0 + 242, T0 + 250)
     ]
