@@ -1,23 +1,30 @@
-"""Issue 3 (a): many tasks through the real lifecycle under the API's rate-limit shape.
+"""The real lifecycle following many tasks: under the API's rate-limit shape (issue 3a),
+and on every timing profile against a bot that polls every 30 s (issue 21).
 
     python -m bench.bench_lifecycle [--tasks 1000] [--scale 0.02] [--rate 8 | --burst]
-                                    [--compare-tasks 200 | --skip-compare]
+                                    [--profiles a,b] [--profile-tasks 120] [--warm-up 40]
+                                    [--profile-scale 0.0333] [--skip-single]
+                                    [--skip-many] [--skip-compare]
 
-Everything runs at `--scale` of real time: the API's window (20 requests per 10 s becomes
+Everything runs at a scale of real time: the API's window (20 requests per 10 s becomes
 20 per 10*scale s), the PollSchedule (`PollSchedule().scaled(scale)`), the simulator's stage
 times, the client's retry backoff and the task time-out. Figures are printed in scaled
 seconds and converted back to real-scale seconds (scaled / scale); fixed costs (SQLite,
 HTTP, the scheduler's round) are magnified by that conversion, so converted latencies are
-an upper bound.
+an upper bound (for both bots alike in the comparison).
 
-A second part counts the record-info calls for ONE 3-minute task (text at 30 s, first
-track at 105 s, done at 180 s) with the default PollSchedule: by arithmetic over
-`PollSchedule.next_delay`, then by a real run at 1/60 scale.
+First, by arithmetic over `PollSchedule.next_delay`, the polls of ONE 3-minute task (text
+at 30 s, first track at 105 s, done at 180 s) when nothing is learned yet and after 60
+tasks of the documented profile.
 
-A third part follows the same 200 seeded tasks (done 130-240 s after submission, 8 a
-minute) with this bot's schedule and with a bot that polls every 30 s (the API's advice),
-one after the other at 1/20 scale: completion -> all tracks posted p50 and record-info calls
-per task, side by side.
+Then `--tasks` tasks at `--scale` (issue 3a's run).
+
+Then each timing profile of simulator/profiles.py (the simulator draws each task's stage
+times, seeded): `--warm-up` tasks for the bot to learn from (not counted), then
+`--profile-tasks` measured, 8 a minute, followed by this bot and then, on the same seeded
+stage times, by a bot that polls every 30 s (the API's advice): completion -> all tracks
+posted p50 and p95, record-info calls per task, and the ratios. Goals: p50 ratio <= 1/3,
+p95 ratio <= 1, <= 8 calls per task.
 """
 
 from __future__ import annotations
@@ -43,18 +50,21 @@ from bench.common import (
     delivery_latencies,
     feed_until_idle,
     make_client,
-    new_task,
     percentile,
     quiet_logging,
     schedule_walk,
     seconds,
     transit_times,
     varied_timeline,
+    walk_timing,
 )
 from bot.core.tasks import Lifecycle, PollSchedule
+from bot.core.tasks.timings import PER_MODEL, EndModel
 from bot.music import MusicClient
 from bot.store import Store, TaskRow
 from simulator import Simulator, SimulatorConfig
+from simulator.profiles import PROFILES
+from simulator.profiles import draw as draw_times
 
 REAL_WINDOW = 10.0  # the API: 20 requests per 10 s per key
 REAL_LIMIT = 20
@@ -76,11 +86,13 @@ def parse_args() -> argparse.Namespace:
     add("--burst", action="store_true", help="all tasks arrive at once instead of --rate")
     add("--fixed", action="store_true", help="every task 30/90/150 s instead of 2-4 min")
     add("--margin", type=float, help="limiter margin, s (default max(0.25*scale, 0.05))")
-    add("--single-scale", type=float, default=1 / 60, help="scale of the one-task run")
-    add("--skip-single", action="store_true", help="skip the one-task measurement")
+    add("--skip-single", action="store_true", help="skip the one-task arithmetic")
+    add("--skip-many", action="store_true", help="skip the --tasks run")
     add("--timeout", type=float, default=600.0, help="give up after this many wall seconds")
-    add("--compare-tasks", type=int, default=200, help="tasks against the 30-s poller (200)")
-    add("--compare-scale", type=float, default=1 / 20, help="its time scale (1/20)")
+    add("--profiles", help="timing profiles to compare, comma-separated (default all)")
+    add("--profile-tasks", type=int, default=120, help="measured tasks a profile (120)")
+    add("--warm-up", type=int, default=40, help="tasks a profile before measuring (40)")
+    add("--profile-scale", type=float, default=1 / 30, help="their time scale (1/30)")
     add("--skip-compare", action="store_true", help="skip the comparison with a 30-s poller")
     add("--seed", type=int, default=3)
     return parser.parse_args()
@@ -196,7 +208,7 @@ def polling_simulator(scale: float, **settings: Any) -> SimulatorConfig:
 
 @dataclass
 class Run:
-    sim: VariedSimulator
+    sim: Simulator
     port: MemoryPort
     client: MusicClient
     tasks: list[TaskRow]
@@ -208,7 +220,7 @@ class Run:
 
 async def follow(
     config: SimulatorConfig,
-    draw: Callable[[], tuple[float, float, float]],
+    draw: Callable[[], tuple[float, float, float]] | None,
     schedule: PollSchedule,
     args: argparse.Namespace,
     *,
@@ -218,8 +230,10 @@ async def follow(
     scale: float,
 ) -> Run:
     """`tasks` requests `gap` seconds apart through a Lifecycle polling on `schedule`,
-    against a simulator drawing each task's stage times, until all are done."""
-    async with VariedSimulator(config, draw) as sim, aiohttp.ClientSession() as http:
+    against a simulator drawing each task's stage times (`draw`, else its timing
+    profile), until all are done."""
+    simulator = Simulator(config) if draw is None else VariedSimulator(config, draw)
+    async with simulator as sim, aiohttp.ClientSession() as http:
         arrivals = sim.note_arrivals()
         client = make_client(
             http,
@@ -253,122 +267,131 @@ async def follow(
 
 @dataclass(frozen=True, slots=True)
 class EveryThirtySeconds(PollSchedule):
-    """The API's advice, as a peer bot follows it: a poll every `first_interval` (30 s)."""
+    """The API's advice, as a peer bot follows it: a poll every `every` (30 s)."""
+
+    every: float = 30.0
 
     def next_delay(self, elapsed: float, **_: Any) -> float:
-        return self.first_interval
+        return self.every
+
+    def first_delay(self, model: EndModel | None) -> float:
+        return self.every
 
 
-async def run_against_poller(args: argparse.Namespace, report: Report) -> None:
-    """The same seeded tasks (done 130-240 s after submission) followed by this bot's
-    schedule and by a bot polling every 30 s, one after the other in this run."""
-    # A gentler scale than the 1,000 tasks': fixed costs (HTTP, SQLite, the round) are
-    # magnified by 1/scale and would add the same seconds to both bots' latencies.
-    scale, n = args.compare_scale, args.compare_tasks
+@dataclass(frozen=True, slots=True)
+class Measured:
+    waited_p50: float  # completion -> all tracks posted, real-scale seconds
+    waited_p95: float
+    calls: float  # record-info calls per task, mean
+    most_calls: int
+    done: int
+    rejections: int
+
+
+async def measure(
+    args: argparse.Namespace, profile: str, schedule: PollSchedule, scale: float
+) -> Measured:
+    """One profile, one bot: warm-up tasks (not counted: a new model learns), then the
+    measured ones, 8 a minute, through the real lifecycle at `scale`."""
     margin = max(REAL_MARGIN * scale, MIN_MARGIN) if args.margin is None else args.margin
-    config = polling_simulator(scale, seed=args.seed)
-    poller = EveryThirtySeconds(first_check=30 * scale, first_interval=30 * scale)
-    gap = 60.0 / args.rate * scale
-    figures = {}
-    for name, schedule in (("backline", PollSchedule().scaled(scale)), ("30-s poller", poller)):
-        draw = varied_timeline(random.Random(args.seed), scale, complete=(130.0, 240.0))
-        run = await follow(
-            config, draw, schedule, args, margin=margin, gap=gap, tasks=n, scale=scale
-        )
-        last_posted: dict[str, float] = {}
-        for (api_task_id, _), posted in run.port.delivered_at.items():
-            last_posted[api_task_id] = max(last_posted.get(api_task_id, 0.0), posted)
-        done_to_posted = [
-            posted - run.sim.tasks[api_task_id].created_mono - run.sim.tasks[api_task_id].delays[2]
-            for api_task_id, posted in last_posted.items()
-        ]
-        polls = [t.poll_count for t in run.tasks]
-        figures[name] = (
-            percentile(done_to_posted, 50) / scale,
-            sum(polls) / max(1, len(polls)),
-            max(polls, default=0),
-            run.sim.rejections,
-            run.counts.get("done", 0),
-        )
+    config = polling_simulator(scale, seed=args.seed, timing_profile=profile, timing_scale=scale)
+    total = args.warm_up + args.profile_tasks
+    run = await follow(
+        config,
+        None,
+        schedule,
+        args,
+        margin=margin,
+        gap=60.0 / args.rate * scale,
+        tasks=total,
+        scale=scale,
+    )
+    measured = sorted(run.tasks, key=lambda task: task.id)[args.warm_up :]
+    last_posted: dict[str, float] = {}
+    for (api_task_id, _), posted in run.port.delivered_at.items():
+        last_posted[api_task_id] = max(last_posted.get(api_task_id, 0.0), posted)
+    waited = []
+    for task in measured:
+        sim_task = run.sim.tasks[task.api_task_id or ""]
+        done_at = sim_task.created_mono + sim_task.delays[2]
+        waited.append((last_posted[sim_task.task_id] - done_at) / scale)
+    polls = [task.poll_count for task in measured]
+    return Measured(
+        percentile(waited, 50),
+        percentile(waited, 95),
+        sum(polls) / max(1, len(polls)),
+        max(polls, default=0),
+        sum(1 for task in measured if task.state == "done"),
+        run.sim.rejections,
+    )
+
+
+async def run_profiles(args: argparse.Namespace, report: Report) -> None:
+    """Each timing profile of the simulator, followed by this bot and by a bot polling
+    every 30 s, one after the other in this run, on the same seeded stage times."""
+    scale = args.profile_scale
+    names = args.profiles.split(",") if args.profiles else sorted(PROFILES)
+    poller = EveryThirtySeconds(every=30 * scale)
     report.section(
-        f"against a bot polling every 30 s: the same {n} seeded tasks (done 130-240 s), "
-        f"{args.rate:g} per minute, scale 1/{1 / scale:g}"
+        f"timing profiles: {args.warm_up} tasks to learn, then {args.profile_tasks} measured, "
+        f"{args.rate:g} a minute, scale 1/{1 / scale:g}; backline against a 30-s poller"
     )
-    ours, theirs = figures["backline"], figures["30-s poller"]
-    report.figure("tasks done (backline / 30-s poller)", f"{ours[4]} / {theirs[4]}", f"{n} / {n}")
-    ratio = ours[0] / theirs[0]
-    report.figure(
-        "completion -> all tracks posted p50 (real scale)",
-        f"{ours[0]:.1f} s against {theirs[0]:.1f} s (ratio {ratio:.2f})",
-        "ratio <= 0.33",
-        ratio <= 1 / 3,
-    )
-    report.figure(
-        "record-info calls per task, mean / max",
-        f"{ours[1]:.2f} / {ours[2]} against {theirs[1]:.2f} / {theirs[2]}",
-        "mean <= 8",
-        ours[1] <= 8,
-    )
-    report.figure(
-        "rate-limit rejections (430)", f"{ours[3]} / {theirs[3]}", "0", ours[3] + theirs[3] == 0
-    )
+    for name in names:
+        ours = await measure(args, name, PollSchedule().scaled(scale), scale)
+        theirs = await measure(args, name, poller, scale)
+        ratio, tail = ours.waited_p50 / theirs.waited_p50, ours.waited_p95 / theirs.waited_p95
+        good = ratio <= 1 / 3 and tail <= 1.0 and ours.calls <= 8
+        good = good and ours.done == theirs.done == args.profile_tasks
+        report.figure(
+            f"{name}: done -> posted p50, p95 (s); calls/task",
+            f"{ours.waited_p50:.1f}, {ours.waited_p95:.1f}; {ours.calls:.2f} against "
+            f"{theirs.waited_p50:.1f}, {theirs.waited_p95:.1f}; {theirs.calls:.2f} "
+            f"(ratios {ratio:.2f}, {tail:.2f})",
+            "<= 0.33, <= 1; <= 8",
+            good,
+        )
+        report.figure(
+            f"  {name}: most calls for a task; done; 430s",
+            f"{ours.most_calls}; {ours.done}; {ours.rejections} against {theirs.most_calls}; "
+            f"{theirs.done}; {theirs.rejections}",
+        )
 
 
-async def run_single(args: argparse.Namespace, report: Report) -> None:
+def learned_model(profile: str, tasks: int, seed: int) -> EndModel | None:
+    """What the bot has learned after following `tasks` of `profile` (arithmetic)."""
+    rng, seen = random.Random(seed), []
+    for _ in range(tasks):
+        times = draw_times(profile, rng)
+        model = EndModel.fit(seen[-PER_MODEL:])
+        polls = schedule_walk(
+            PollSchedule(),
+            text=times.text,
+            first=times.first,
+            complete=times.complete,
+            model=model,
+            skipped=times.skipped,
+        )
+        seen.append(walk_timing(polls, first=times.first, skipped=times.skipped))
+    return EndModel.fit(seen[-PER_MODEL:])
+
+
+def run_single(args: argparse.Namespace, report: Report) -> None:
     text, first, complete = ONE_TASK
     schedule = PollSchedule()
-    report.section("one 3-minute task, default PollSchedule (arithmetic)")
-    walk = schedule_walk(schedule, text=text, first=first, complete=complete)
-    first_seen = next(t for t in walk if t >= first)
-    report.figure("record-info calls, done at 180 s", str(len(walk)), "<= 12", len(walk) <= 12)
-    report.figure("  polls at (s)", " ".join(f"{t:.0f}" for t in walk))
-    report.figure("  first track seen after ready", f"{first_seen - first:.0f} s")
-    report.figure("  last track seen after ready", f"{walk[-1] - complete:.0f} s")
-    for done_at in (120.0, 150.0, 210.0, 240.0):
-        other = schedule_walk(schedule, text=text, first=(text + done_at) / 2, complete=done_at)
-        report.figure(f"  record-info calls, done at {done_at:.0f} s", str(len(other)))
-
-    scale = args.single_scale
-    report.section(f"one 3-minute task, real run at scale {scale:g}")
-    config = polling_simulator(
-        scale, text_delay=text * scale, first_delay=first * scale, complete_delay=complete * scale
-    )
-    async with Simulator(config) as sim, aiohttp.ClientSession() as http:
-        client = make_client(
-            http,
-            sim.base_url,
-            period=REAL_WINDOW * scale,
-            margin=REAL_MARGIN * scale,
-            backoff=scale,
-        )
-        with tempfile.TemporaryDirectory(prefix="backline-bench-") as tmp:
-            store = await Store.open(Path(tmp) / "backline.db")
-            svc = Lifecycle(
-                store,
-                client,
-                callback_url=NO_CALLBACK_URL,
-                schedule=schedule.scaled(scale),
-                task_timeout=20 * 60.0 * scale,
+    for learned, title in ((0, "nothing learned yet"), (60, "after 60 tasks of the profile")):
+        model = learned_model("documented", learned, args.seed) if learned else None
+        report.section(f"one 3-minute task (documented profile), {title} (arithmetic)")
+        walk = schedule_walk(schedule, text=text, first=first, complete=complete, model=model)
+        first_seen = next(t for t in walk if t >= first)
+        report.figure("record-info calls, done at 180 s", str(len(walk)))
+        report.figure("  polls at (s)", " ".join(f"{t:.0f}" for t in walk))
+        report.figure("  first track seen after ready", f"{first_seen - first:.0f} s")
+        report.figure("  last track seen after ready", f"{walk[-1] - complete:.0f} s")
+        for done_at in (120.0, 150.0, 210.0, 240.0):
+            other = schedule_walk(
+                schedule, text=text, first=(text + done_at) / 2, complete=done_at, model=model
             )
-            port = MemoryPort(expected_posts=2)
-            svc.port = port
-            await svc.resume()
-            await svc.request(new_task(user_id=USER))
-            async with asyncio.timeout(complete * scale * 3 + 10):
-                await port.all_posted.wait()
-            await svc.stop()
-            await store.close()
-    calls = api_calls(sim.calls, "record-info")
-    every, firsts = delivery_latencies(sim, port)
-    report.figure("record-info calls, done at 180 s", str(calls), "<= 12", calls <= 12)
-    report.figure(
-        "  first track ready -> delivered",
-        f"{seconds(firsts[0], 3)} (real {seconds(firsts[0] / scale, 1)})",
-    )
-    report.figure(
-        "  last track ready -> delivered",
-        f"{seconds(max(every), 3)} (real {seconds(max(every) / scale, 1)})",
-    )
+            report.figure(f"  record-info calls, done at {done_at:.0f} s", str(len(other)))
 
 
 async def main() -> None:
@@ -376,10 +399,11 @@ async def main() -> None:
     quiet_logging()
     report = Report("backline lifecycle benchmark (issue 3a)")
     if not args.skip_single:
-        await run_single(args, report)
-    await run_many(args, report)
+        run_single(args, report)
+    if not args.skip_many:
+        await run_many(args, report)
     if not args.skip_compare:
-        await run_against_poller(args, report)
+        await run_profiles(args, report)
     report.print()
 
 

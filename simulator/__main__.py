@@ -16,6 +16,7 @@ import logging
 import os
 
 from simulator.config import SimulatorConfig
+from simulator.profiles import FIXED, PROFILES
 from simulator.server import Simulator
 
 log = logging.getLogger(__name__)
@@ -33,6 +34,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--text-delay", type=float, help=f"seconds to TEXT_SUCCESS ({defaults.text_delay})")
     add("--first-delay", type=float, help=f"seconds to FIRST_SUCCESS ({defaults.first_delay})")
     add("--complete-delay", type=float, help=f"seconds to SUCCESS ({defaults.complete_delay})")
+    add(
+        "--timing-profile",
+        choices=(FIXED, *sorted(PROFILES)),
+        default=FIXED,
+        help="each task draws its stage times from this shape (seeded by --seed); "
+        "fixed: the three delays",
+    )
     add("--api-key", default=os.environ.get("SIM_API_KEY"), help="required bearer key")
     add("--credits", type=float, default=defaults.credits)
     add("--task-cost", type=float, default=defaults.task_cost)
@@ -81,6 +89,7 @@ def build_config(args: argparse.Namespace) -> SimulatorConfig:
         max_upload_bytes=args.max_upload_bytes,
         public_base_url=args.public_base_url,
         seed=args.seed,
+        timing_profile=args.timing_profile,
     )
     if args.fast:
         config.use_fast_timings()
@@ -95,13 +104,14 @@ async def serve(config: SimulatorConfig, host: str, port: int) -> None:
     sim = Simulator(config)
     await sim.start(host, port)
     try:
-        log.info(
-            "stages at %.0f s / %.0f s / %.0f s; auth %s; Ctrl-C to stop",
-            config.text_delay,
-            config.first_delay,
-            config.complete_delay,
-            "required" if config.api_key else "not required",
-        )
+        timing = f"timing profile {config.timing_profile}"
+        if config.timing_profile == FIXED:
+            timing = (
+                f"stages at {config.text_delay:.0f} s / {config.first_delay:.0f} s / "
+                f"{config.complete_delay:.0f} s"
+            )
+        auth = "required" if config.api_key else "not required"
+        log.info("%s; auth %s; Ctrl-C to stop", timing, auth)
         await asyncio.Event().wait()
     finally:
         await sim.close()

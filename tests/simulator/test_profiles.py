@@ -10,6 +10,7 @@ import aiohttp
 import pytest
 
 from simulator import Simulator, SimulatorConfig, profiles
+from simulator.__main__ import build_config, parse_args
 from simulator.profiles import StageTimes
 
 API = "/api/v1/generate"
@@ -97,3 +98,9 @@ async def test_skipped_stages_never_show() -> None:
         seen = await statuses(http, sim, task_id)
         assert "FIRST_SUCCESS" not in seen and seen[-1] == "SUCCESS"
         assert [stage for stage, _ in sim.tasks[task_id].timeline()] == ["text", "complete"]
+
+
+def test_the_command_line_picks_a_profile() -> None:
+    assert build_config(parse_args([])).timing_profile == profiles.FIXED
+    chosen = build_config(parse_args(["--timing-profile", "no-first", "--seed", "4"]))
+    assert chosen.timing_profile == "no-first" and chosen.seed == 4
