@@ -274,7 +274,7 @@ class EveryThirtySeconds(PollSchedule):
     def next_delay(self, elapsed: float, **_: Any) -> float:
         return self.every
 
-    def first_delay(self, model: EndModel | None) -> float:
+    def first_delay(self, model: EndModel | None, **_: Any) -> float:
         return self.every
 
 

@@ -18,7 +18,7 @@ SECRET = "s3cret-path-token-0123456789"
 
 # Polls are slow on purpose: a task that completes quickly did so from callbacks.
 CALLBACK_SCHEDULE = PollSchedule(
-    first_check=5.0, callback_interval=5.0, retry_base=0.01, retry_cap=0.05
+    first_check=5.0, max_gap=5.0, callback_interval=5.0, retry_base=0.01, retry_cap=0.05
 )
 
 

@@ -289,6 +289,7 @@ class ApiWork(TimeOuts):
             now - submitted,
             stage=stage,
             callbacks=self.callbacks_enabled and task.callback_at is not None,
+            awaiting_callback=self.callbacks_enabled and task.callback_at is None,
             first_after=None if first_after is None else first_after - submitted,
             first_seen=None if first_seen is None else first_seen - submitted,
             model=self.timings.get(task.model),

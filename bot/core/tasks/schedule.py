@@ -26,7 +26,8 @@ class PollSchedule:
     anything seen is polled every `done_gap`, growing to `max_gap`. Never more than
     `max_gap` (a 30-s poller's) between two polls; past `late_after` (far past the API's
     4 minutes: a stuck task) every `late_interval`. With a callback seen for the task,
-    polling is only a rare safety net.
+    polling is only a rare safety net; with callbacks on but none seen yet and nothing
+    learned, every `max_gap`.
     """
 
     first_check: float = 5.0  # nothing learned: the first poll…
@@ -56,15 +57,20 @@ class PollSchedule:
         first_after: float | None = None,
         first_seen: float | None = None,
         model: EndModel | None = None,
+        awaiting_callback: bool = False,
     ) -> float:
-        """Seconds until the next poll. `first_after`/`first_seen` (seconds since
-        submission): the first track became ready after the one poll and by the other.
-        `model`: what the task's model's recent tasks tell, if enough were seen."""
+        """Seconds until the next poll. `callbacks`: one was seen for this task.
+        `first_after`/`first_seen` (seconds since submission): the first track became ready
+        after the one poll and by the other. `model`: what the task's model's recent tasks
+        tell, if enough were seen. `awaiting_callback`: callbacks are on but none came yet."""
         if callbacks:
             return self.callback_interval
         if elapsed >= self.late_after:
             return self.late_interval
         if model is None:
+            if awaiting_callback:
+                # Polls are then likely wasted: no earlier than a 30-s poller's, no worse.
+                return self.max_gap
             return min(self.start_interval, max(self.first_check, elapsed * self.start_growth))
         at = self._next_for_end(elapsed, first_after, first_seen, model)
         earliest_first = model.earliest_first()
@@ -111,9 +117,15 @@ class PollSchedule:
         step = min(step, self.done_gap, max(self.min_gap, self.short_share * candidates[0]))
         return max(elapsed + max(self.min_gap, step), rare - margin)
 
-    def first_delay(self, model: EndModel | None) -> float:
+    def first_delay(self, model: EndModel | None, *, awaiting_callback: bool = False) -> float:
         """Seconds from submission to the first poll."""
-        return self.next_delay(0.0, stage=Stage.PENDING, callbacks=False, model=model)
+        return self.next_delay(
+            0.0,
+            stage=Stage.PENDING,
+            callbacks=False,
+            model=model,
+            awaiting_callback=awaiting_callback,
+        )
 
     def backoff(self, failures: int) -> float:
         delay = min(self.retry_cap, self.retry_base * 2.0 ** max(0, failures - 1))

@@ -135,6 +135,8 @@ def test_nothing_learned_starts_early_and_never_waits_long() -> None:
 
 def test_a_callback_makes_polling_a_safety_net() -> None:
     assert SCHEDULE.next_delay(20.0, stage=Stage.TEXT, callbacks=True) == 180.0
+    # Callbacks on, none seen yet, nothing learned: a 30-s poller's pace, not the ladder.
+    assert SCHEDULE.first_delay(None, awaiting_callback=True) == SCHEDULE.max_gap
 
 
 def test_a_stuck_task_is_polled_less_often_far_past_four_minutes() -> None:
