@@ -7,8 +7,8 @@ import asyncio
 from collections.abc import Awaitable, Callable
 
 from bot.store import TaskState
-from tests.cogs.test_delivery_faults import requested
-from tests.harness import Harness, World
+from tests.cogs.test_delivery_faults import card_stage, requested
+from tests.harness import WAV, Harness, World, bot_messages
 from tests.support.waiting import wait_until
 
 
@@ -40,3 +40,27 @@ def _resumed(harness: Harness) -> Callable[[], Awaitable[bool]]:
         return await harness.bot.lifecycle.api.pause.current() is None
 
     return resumed
+
+
+async def test_an_unknown_failure_shows_the_apis_own_words_as_plain_text(
+    harness: Harness, world: World
+) -> None:
+    message = "Flagged by **moderation** @everyone <@1> [x](http://evil.example)"
+    harness.simulator.plan_next(
+        status="AUDIO_MODERATION_FAILED", error_code=531, error_message=message
+    )
+    harness.start_lifecycle()
+    await world.alice.slash(world.channel, "instrumental", audio=("riff.wav", WAV))
+    [thread] = world.channel.threads
+
+    await wait_until(lambda: card_stage(world.channel).startswith("❌ Failed:"))
+    stage = card_stage(world.channel)
+    assert "code 531" in stage and "Flagged by" in stage
+    notice = await wait_until(
+        lambda: [m for m in bot_messages(thread, harness.bot) if m.content.startswith("<@")]
+    )
+    stored = harness.env.backend.get_message(thread.id, notice[0].id)
+    assert "Flagged by" in notice[0].embeds[0].description
+    assert not stored.mention_everyone and stored.ping_user_ids == [world.alice.id]
+    for shown in (stage, notice[0].embeds[0].description):
+        assert "@everyone" not in shown and "<@1>" not in shown and "](" not in shown
