@@ -349,8 +349,11 @@ async def test_a_card_in_an_archived_thread_is_reopened_before_it_is_edited(
 
 async def test_the_bot_removed_from_the_server_ends_clearly(harness: Harness, world: World) -> None:
     async with requested(harness, world) as run:
-        harness.env.backend.remove_guild(world.guild.id)
         run.start()
+        # Removed once the request is on its way (removed before, a request still queued
+        # is never sent: tests/cogs/test_money.py).
+        await wait_until(lambda: harness.simulator.tasks)
+        harness.env.backend.remove_guild(world.guild.id)
         tracks = await run.ended()
 
     assert {t.delivery for t in tracks} == {Delivery.FAILED}
