@@ -22,6 +22,7 @@ from bot.core.words import refuse_blocked
 from bot.errors import Refusal
 from bot.store import JamPhase, JamRow, TaskRow, VoteOutcome
 from cogs._ui import clip, is_moderator, model_choices, plain, shown
+from cogs.reasons import reason
 
 if TYPE_CHECKING:
     from bot.app import Backline
@@ -254,7 +255,7 @@ class ConfirmEnd(View):
         try:
             phase = await self.cog.bot.jams.end_phase(self.jam)
         except Refusal as refusal:  # not an error here: the answer that replaces the prompt
-            await interaction.response.edit_message(content=str(refusal), view=None)
+            await interaction.response.edit_message(content=reason(refusal), view=None)
             return
         done = (
             "Voting is open."

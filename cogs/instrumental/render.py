@@ -57,7 +57,7 @@ def stage_text(view: TaskView) -> str:
         ready = sum(1 for t in view.tracks if t.ready_at)
         url = view.stream_url
         link = f" · [listen now]({link_target(url)})" if url else ""
-        if task.state == "done":
+        if task.state == TaskState.DONE:
             return f"📬 {ready} track(s) ready, posting them{link}"
         return f"🎧 First track ready{link} · the rest is on its way"
     if view.display == "done":
