@@ -24,11 +24,12 @@ from pathlib import Path
 from aiohttp import web
 
 from bench.common import Report, fresh_database
-from bot.store import Delivery, Store, TaskState, open_store
+from bot.store import TaskState, open_store
 from simulator import Simulator, SimulatorConfig
 from simulator.media import make_wav
 from tests.support.factories import API_KEY, new_task
 from tests.support.faults import free_port, said
+from tests.support.waiting import requests_finished
 from tests.support.worker import FilePort
 
 LIMIT, PERIOD = 20, 1.0
@@ -48,18 +49,6 @@ async def serve_upload() -> tuple[web.AppRunner, str]:
     await web.TCPSite(runner, "127.0.0.1", 0).start()
     host, port = runner.addresses[0][:2]
     return runner, f"http://{host}:{port}/voice.wav"
-
-
-async def settled(store: Store, tasks: int) -> bool:
-    rows = await store.recent_tasks(42, tasks)
-    if len(rows) < tasks or any(row.active for row in rows):
-        return False
-    for row in rows:
-        if row.state == TaskState.DONE:
-            tracks = await store.tracks_for_task(row.id)
-            if any(t.delivery != Delivery.DELIVERED for t in tracks):
-                return False
-    return True
 
 
 async def run(database: str, processes: int, tasks: int, upload: str) -> dict[str, float]:
@@ -85,7 +74,7 @@ async def run(database: str, processes: int, tasks: int, upload: str) -> dict[st
                     )  # fmt: skip
                     await said(worker, "ready")
                     workers.append(worker)
-                while not await settled(store, tasks):
+                while not await requests_finished(store, tasks):
                     if time.monotonic() - started > TIMEOUT:
                         raise TimeoutError("not settled")
                     await asyncio.sleep(0.2)

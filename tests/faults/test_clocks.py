@@ -14,10 +14,10 @@ from simulator import Simulator, SimulatorConfig
 from simulator.faults import Shapes
 from tests.support.factories import API_KEY, new_task
 from tests.support.faults import free_port
-from tests.support.partition import settled, start_worker
+from tests.support.partition import start_worker
 from tests.support.postgres import fresh_postgres
 from tests.support.skew import skewed
-from tests.support.waiting import wait_until
+from tests.support.waiting import requests_finished, wait_until
 from tests.support.worker import FilePort
 
 LATE = 5.0  # seconds a submission's answer is on the wire (the API's answer comes late)
@@ -74,7 +74,7 @@ async def test_a_clock_30_s_ahead_does_not_take_over_a_live_processs_work(
             workers.append(await start_worker([*command, str(free_port())], 0.0))
             await wait_until(lambda: in_flight(store), timeout=30)  # its POSTs on the wire
             workers.append(await start_worker([*command, str(free_port())], 30.0))
-            await wait_until(lambda: settled(store, 4), timeout=90)
+            await wait_until(lambda: requests_finished(store, 4), timeout=90)
         finally:
             for worker in workers:
                 worker.terminate()

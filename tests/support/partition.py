@@ -15,13 +15,14 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.store import Delivery, PgStore, TaskState
+from bot.store import PgStore, TaskState
 from bot.store.leases import Leases
 from simulator import Simulator, SimulatorConfig
 from tests.support.factories import API_KEY, new_task
 from tests.support.faults import free_port, said
 from tests.support.postgres import fresh_postgres
 from tests.support.skew import skewed
+from tests.support.waiting import requests_finished
 from tests.support.worker import FilePort
 
 LIMIT, PERIOD = 20, 1.0  # the API's 20 per 10 s, scaled
@@ -53,18 +54,6 @@ async def start_worker(command: list[str], skew: float) -> Process:
     worker = await asyncio.create_subprocess_exec(*command, stdout=PIPE, env=skewed(skew))
     await said(worker, "ready")
     return worker
-
-
-async def settled(store: PgStore, requests: int) -> bool:
-    tasks = await store.recent_tasks(42, requests)
-    if len(tasks) < requests or any(task.active for task in tasks):
-        return False
-    for task in tasks:
-        if task.state == TaskState.DONE:
-            tracks = await store.tracks_for_task(task.id)
-            if not tracks or any(t.delivery != Delivery.DELIVERED for t in tracks):
-                return False
-    return True
 
 
 async def partition_run(folder: Path, upload: str, requests: int, timeout: float) -> Figures:
@@ -105,7 +94,7 @@ async def partition_run(folder: Path, upload: str, requests: int, timeout: float
                         await workers[2].wait()
                         workers[2] = await start_worker(commands[2], SKEWS[2])
                         killed = True
-                    if killed and await settled(store, requests):
+                    if killed and await requests_finished(store, requests):
                         break
                     await asyncio.sleep(0.25)
             finally:

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bot.core.tasks import Lifecycle
-from bot.store import Delivery, TaskRow
+from bot.store import Delivery, Store, TaskRow, TaskState
 
 
 async def wait_until(
@@ -41,3 +41,17 @@ async def settled(service: Lifecycle, task_id: int, timeout: float = 10.0) -> Ta
 
     task: TaskRow = await wait_until(done, timeout)
     return task
+
+
+async def requests_finished(store: Store, requests: int, user_id: int = 42) -> bool:
+    """The member's last `requests` tasks are all final, and each done one has every track
+    posted (the end of a run of the fault tests and the processes benchmark)."""
+    tasks = await store.recent_tasks(user_id, requests)
+    if len(tasks) < requests or any(task.active for task in tasks):
+        return False
+    for task in tasks:
+        if task.state == TaskState.DONE:
+            tracks = await store.tracks_for_task(task.id)
+            if not tracks or any(t.delivery != Delivery.DELIVERED for t in tracks):
+                return False
+    return True
