@@ -9,8 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from bot.core import validate
 from bot.core.guilds import LIMIT_FIELDS, Change, Rules
+from bot.store import VocalGender
+
+GENDER_WORDS = {VocalGender.MALE: "male", VocalGender.FEMALE: "female"}
 
 
 def _text(value: Any) -> str:
@@ -37,7 +39,7 @@ LABELS: dict[str, tuple[str, Callable[[Any], str]]] = {
     "style_weight": ("Style weight", _weight),
     "weirdness": ("Weirdness", _weight),
     "audio_weight": ("Audio weight", _weight),
-    "vocal_gender": ("Vocal gender", lambda v: validate.GENDER_WORDS.get(v, v)),
+    "vocal_gender": ("Vocal gender", lambda v: GENDER_WORDS.get(v, v)),
     "daily_per_member": ("Requests per member per day", _count),
     "cooldown_seconds": ("Cooldown between a member's requests", _seconds),
     "concurrent_per_member": ("Requests per member at a time", _count),

@@ -16,7 +16,6 @@ GENDERS = {
     "m": VocalGender.MALE,
     "f": VocalGender.FEMALE,
 }
-GENDER_WORDS = {VocalGender.MALE: "male", VocalGender.FEMALE: "female"}
 WEIGHTS = {"style_weight": "Style weight", "weirdness": "Weirdness", "audio_weight": "Audio weight"}
 TAG_NAMES = {"tags": "Tags", "negative_tags": "Negative tags"}
 

@@ -25,6 +25,7 @@ from cogs._ui import clip, plain, shown
 from cogs.instrumental.placement import Placement
 from cogs.instrumental.render import ORIGIN_WORDS, take_link
 from cogs.instrumental.requests import recording_of, usable_channel
+from cogs.settings_words import GENDER_WORDS
 
 if TYPE_CHECKING:
     from bot.app import Backline
@@ -232,7 +233,7 @@ class Takes:
             ("Audio weight", _or_default(task.audio_weight)),
             (
                 "Vocal gender",
-                validate.GENDER_WORDS[task.vocal_gender] if task.vocal_gender else "any",
+                GENDER_WORDS[task.vocal_gender] if task.vocal_gender else "any",
             ),
         ]
         for name, value in sent:
