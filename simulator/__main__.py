@@ -12,10 +12,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 
 from simulator.config import SimulatorConfig
+from simulator.faults import Shapes
 from simulator.profiles import FIXED, PROFILES
 from simulator.server import Simulator
 
@@ -64,8 +66,34 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--max-upload-bytes", type=int, default=defaults.max_upload_bytes)
     add("--public-base-url", help="base of file URLs (default: where it listens)")
     add("--seed", type=int)
+    add(
+        "--shapes",
+        type=shapes_arg,
+        default=Shapes(),
+        help="odds of answer shapes no documentation promises, e.g. "
+        '"gateway=0.1,forwarded=1,hollow=0.3,late=0.05,late_seconds=40" '
+        "(fields of simulator.faults.Shapes; all 0 by default)",
+    )
     add("--log-level", default="INFO")
     return parser.parse_args(argv)
+
+
+def shapes_arg(text: str) -> Shapes:
+    """``name=value,...`` over the numeric fields of :class:`Shapes`."""
+    numbers = {f.name: f.type for f in dataclasses.fields(Shapes) if f.type in ("float", "int")}
+    values: dict[str, float | int] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, _, value = item.partition("=")
+        name = name.strip().replace("-", "_")
+        if name not in numbers:
+            raise argparse.ArgumentTypeError(
+                f"unknown shape {name!r}; known: {', '.join(sorted(numbers))}"
+            )
+        try:
+            values[name] = int(value) if numbers[name] == "int" else float(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} needs a number, not {value!r}") from None
+    return Shapes(**values)  # type: ignore[arg-type]
 
 
 def build_config(args: argparse.Namespace) -> SimulatorConfig:
@@ -90,6 +118,7 @@ def build_config(args: argparse.Namespace) -> SimulatorConfig:
         public_base_url=args.public_base_url,
         seed=args.seed,
         timing_profile=args.timing_profile,
+        shapes=args.shapes,
     )
     if args.fast:
         config.use_fast_timings()

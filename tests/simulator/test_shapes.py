@@ -15,6 +15,7 @@ import pytest
 from aiohttp import web
 
 from simulator import Simulator, SimulatorConfig
+from simulator.__main__ import build_config, parse_args
 from simulator.faults import UNKNOWN_FAILURES, AnswerShape, Shapes
 from tests.support.servers import serve
 from tests.support.waiting import wait_until
@@ -220,3 +221,15 @@ async def test_seeded_odds_are_reproducible(http):
     assert first == await run(11)
     assert first[0], "no shape drawn in 20 calls"
     assert set(first[1]) <= {"SUCCESS", *UNKNOWN_FAILURES}
+
+
+def test_the_command_line_takes_shapes(capsys):
+    config = build_config(parse_args(["--shapes", "gateway=0.1, forwarded=1,hollow_answers=2"]))
+    assert config.shapes == Shapes(gateway=0.1, forwarded=1.0, hollow_answers=2)
+    assert build_config(parse_args([])).shapes == Shapes()
+    with pytest.raises(SystemExit):
+        parse_args(["--shapes", "gatway=0.1"])
+    assert "unknown shape 'gatway'" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        parse_args(["--shapes", "late=soon"])
+    assert "late needs a number, not 'soon'" in capsys.readouterr().err
