@@ -9,7 +9,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.core.intake import Quota
+from bot.core.quota import Quota
 from cogs._ui import require_moderator
 from cogs.reasons import relative
 

@@ -23,8 +23,9 @@ from datetime import UTC, datetime
 
 from bot import media
 from bot.core import validate
-from bot.core.guilds import DEFAULT_FIELDS, GuildConfig, GuildSettings, Limits, Rules
-from bot.core.refusals import LimitReached, RoleNeeded, WrongChannel
+from bot.core.guilds import DEFAULT_FIELDS, GuildConfig, GuildSettings, Rules
+from bot.core.quota import Quota
+from bot.core.refusals import RoleNeeded, WrongChannel
 from bot.core.tasks import Lifecycle
 from bot.core.words import refuse_blocked
 from bot.errors import Refusal
@@ -34,7 +35,6 @@ from bot.store import JamPhase, JamRow, NewTask, Origin, TaskRow, Usage
 log = logging.getLogger(__name__)
 
 PLACING_WINDOW = 60.0  # seconds the creator of a task has to post its card
-DAY = 24 * 3600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -373,46 +373,3 @@ def check_access(config: GuildConfig, request: Request) -> None:
         raise WrongChannel(config.channels)
     if config.role_id is not None and config.role_id not in request.role_ids:
         raise RoleNeeded(config.role_id)
-
-
-class Quota:
-    """A member's limits in one server, checked against their usage since UTC midnight."""
-
-    def __init__(self, limits: Limits, now: float, jam: JamRow | None = None) -> None:
-        self.limits = limits
-        self.now = now
-        self.jam = jam
-        midnight = datetime.fromtimestamp(now, UTC).replace(
-            hour=0, minute=0, second=0, microsecond=0
-        )
-        self.since = midnight.timestamp()
-        self.next_day = self.since + DAY
-
-    def admit(self, usage: Usage) -> None:
-        """Raise `Refusal` naming the first rule this request would break."""
-        limits = self.limits
-        if self.jam is not None and usage.jam_entries >= self.jam.max_entries:
-            count = self.jam.max_entries
-            raise Refusal(
-                f"You already have {count} {'entry' if count == 1 else 'entries'} in this jam, "
-                "the most it allows per member."
-            )
-        if limits.daily_per_server and usage.server_today >= limits.daily_per_server:
-            raise LimitReached("daily_per_server", limits.daily_per_server, self.next_day)
-        if limits.daily_per_member and usage.member_today >= limits.daily_per_member:
-            raise LimitReached("daily_per_member", limits.daily_per_member, self.next_day)
-        if limits.concurrent_per_member and usage.running >= limits.concurrent_per_member:
-            raise Refusal(
-                f"You already have {usage.running} requests in progress (this server allows "
-                f"{limits.concurrent_per_member} at a time); try again when one of them finishes."
-            )
-        if limits.cooldown_seconds and usage.last_request_at is not None:
-            ready = usage.last_request_at + limits.cooldown_seconds
-            if self.now < ready:
-                raise LimitReached("cooldown_seconds", limits.cooldown_seconds, ready)
-
-    def cooldown_ends(self, usage: Usage) -> float | None:
-        if not self.limits.cooldown_seconds or usage.last_request_at is None:
-            return None
-        ready = usage.last_request_at + self.limits.cooldown_seconds
-        return ready if ready > self.now else None

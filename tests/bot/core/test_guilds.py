@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from bot.core.guilds import GuildConfig, GuildSettings, Limits
-from bot.core.intake import Intake, Options, Quota, Request
+from bot.core.intake import Intake, Options, Request
+from bot.core.quota import Quota
 from bot.core.refusals import RoleNeeded, WrongChannel
 from bot.core.tasks import Lifecycle
 from bot.errors import Refusal
