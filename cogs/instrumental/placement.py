@@ -91,6 +91,9 @@ def nonce(kind: str, row_id: int) -> str:
 class Placement:
     def __init__(self, bot: Backline) -> None:
         self.bot = bot
+        # Threads Discord answered 404 for: gone for good (ids are never reused), so a
+        # task's later cards and posts go next to the card without asking again.
+        self._gone: set[int] = set()
 
     async def post_card(
         self,
@@ -156,12 +159,15 @@ class Placement:
             raise NotPlaced(f"task {task.id} has no card yet")
         channel = await self.channel(task.channel_id)
         target = channel
-        if thread and task.thread_id is not None and task.thread_id != task.channel_id:
+        thread_id = task.thread_id
+        if thread and thread_id not in (None, task.channel_id) and thread_id not in self._gone:
             try:
-                target = await self.channel(task.thread_id)
-            except (discord.NotFound, discord.Forbidden):
+                target = await self.channel(thread_id)
+            except discord.NotFound:
                 # The thread was deleted: updates go next to the card instead.
-                target = channel
+                self._gone.add(thread_id)
+            except discord.Forbidden:
+                pass  # out of reach for now (permissions can come back): next to the card
         return Place(channel, task.card_message_id, target)
 
     async def open_target(self, place: Place) -> None:
