@@ -202,9 +202,16 @@ class ApiWork(TimeOuts):
                 if not recorded and await self.store.follow_again(task_id, api_task_id, now=now):
                     log.warning("task %d: answered after it was judged interrupted", task_id)
                 return now
-            except Exception:  # noqa: BLE001 - whatever the engine raises, keep the id
-                log.warning("task %d: recording API task %s failed", task_id, api_task_id)
-                if attempt + 1 < RECORD_TRIES:
+            except Exception as exc:  # whatever the engine raises, the id is kept
+                last = attempt + 1 == RECORD_TRIES
+                log.warning(
+                    "task %d: recording API task %s failed (%s)",
+                    task_id,
+                    api_task_id,
+                    type(exc).__name__,
+                    exc_info=last,  # a bug, not a locked database, shows its traceback
+                )
+                if not last:
                     await asyncio.sleep(self.schedule.backoff(attempt + 1))
         log.error("task %d: API task %s not recorded yet; trying on", task_id, api_task_id)
         self._unrecorded[task_id] = api_task_id
