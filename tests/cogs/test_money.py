@@ -18,11 +18,14 @@ async def test_a_request_queued_in_a_pause_is_not_sent_once_the_bot_left_the_ser
     sim = harness.simulator
     sim.config.credits = 0.0  # every submission is refused: the queue pauses
     async with requested(harness, world) as run:
-        harness.env.backend.remove_guild(world.guild.id)  # the card is posted; then this
         run.start()
         await wait_until(harness.bot.lifecycle.api.pause.current)
-        # The pause redraws the card, which can no longer be: the request is dropped and
-        # the requester told by DM.
+        harness.env.backend.remove_guild(world.guild.id)  # the bot is removed meanwhile
+        # Its card is redrawn (the line moves) and can no longer be: the request is
+        # dropped and the requester told by DM.
+        lifecycle = harness.bot.lifecycle
+        await harness.bot.store.mark_card_dirty([(await run.task()).id], lifecycle.now())
+        lifecycle.wake()
         await wait_until(run.dms)
         sim.config.credits = 500.0  # the pause ends
         await wait_until(_resumed(harness))
