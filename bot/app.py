@@ -1,5 +1,5 @@
-"""The `commands.Bot` subclass: set-up order, command sync on change, and the one voice for
-errors that the command tree and every view, form and dynamic button share."""
+"""The `commands.Bot` subclass: set-up order, command sync on change, the bot-wide check.
+The one voice for errors (commands, views, forms, buttons) is `cogs/voice.py`."""
 
 from __future__ import annotations
 
@@ -18,7 +18,6 @@ from bot.core.guilds import GuildSettings
 from bot.core.intake import Intake, Options, Recording
 from bot.core.jams import JamService
 from bot.core.tasks import Lifecycle, PollSchedule
-from bot.errors import Refusal
 from bot.music import MusicClient
 from bot.music.ratelimit import RateLimiter
 from bot.services import Services
@@ -26,11 +25,17 @@ from bot.settings import Settings
 from bot.store import Origin, Store
 from bot.store.processes import SYNC_LOCK
 from bot.web import WebServer
-from cogs.reasons import reason
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.instrumental", "cogs.tasks", "cogs.config", "cogs.usage", "cogs.jam")
+EXTENSIONS = (
+    "cogs.voice",
+    "cogs.instrumental",
+    "cogs.tasks",
+    "cogs.config",
+    "cogs.usage",
+    "cogs.jam",
+)
 COMMAND_HASH_KEY = "command_hash"
 
 
@@ -55,7 +60,7 @@ class Starter(Protocol):
 
 
 class Tree(app_commands.CommandTree["Backline"]):
-    """The command tree with the bot-wide check and the one voice for errors."""
+    """The command tree with the bot-wide check; its errors go to `cogs/voice.py`."""
 
     async def interaction_check(self, interaction: discord.Interaction[Backline], /) -> bool:
         """While the bot stops, nothing new starts: the member hears why, privately."""
@@ -67,35 +72,11 @@ class Tree(app_commands.CommandTree["Backline"]):
     async def on_error(
         self, interaction: discord.Interaction[Backline], error: app_commands.AppCommandError, /
     ) -> None:
-        command = interaction.command.qualified_name if interaction.command else "?"
-        await answer_error(interaction, error, f"command {command}")
+        """Answered in the one voice for errors, by its listener (`cogs/voice.py`)."""
+        interaction.client.dispatch("app_command_error", interaction, error)
 
 
-# -- the one voice for errors -------------------------------------------------------------
-
-APOLOGY = "Sorry, something went wrong on our side. It has been logged; please try again later."
 RESTARTING = "I'm restarting right now; please try again in a minute."
-
-
-async def answer_error(interaction: discord.Interaction[Any], error: Exception, what: str) -> None:
-    """Expected problems (a `Refusal`, a failed check, a cooldown) get their one sentence,
-    privately; anything else is logged with the guild, channel and user ids and `what` failed
-    (a command, a form, a button), and the member gets a plain apology."""
-    original = getattr(error, "original", error)  # a command's error wraps the raised one
-    if isinstance(original, Refusal):
-        message = reason(original)
-    elif isinstance(error, app_commands.CommandOnCooldown):
-        message = f"Slow down: try again in {error.retry_after:.0f} seconds."
-    elif isinstance(error, app_commands.CheckFailure):
-        message = str(error) or "You can't use this command here."
-    else:
-        log.error(
-            "%s failed (guild %s, channel %s, user %s)",
-            what, interaction.guild_id, interaction.channel_id, interaction.user.id,
-            exc_info=original,
-        )  # fmt: skip
-        message = APOLOGY
-    await send_private(interaction, message)
 
 
 async def send_private(interaction: discord.Interaction[Any], message: str) -> None:
@@ -107,43 +88,6 @@ async def send_private(interaction: discord.Interaction[Any], message: str) -> N
             await interaction.response.send_message(message, ephemeral=True)
     except discord.HTTPException:
         log.warning("could not send an error message for interaction %s", interaction.id)
-
-
-class View(discord.ui.View):
-    """A view whose buttons' errors are answered in the one voice."""
-
-    async def on_error(
-        self, interaction: discord.Interaction[Any], error: Exception, item: discord.ui.Item[Any], /
-    ) -> None:
-        custom_id = getattr(item, "custom_id", None)
-        await answer_error(interaction, error, f"view {type(self).__name__} ({custom_id})")
-
-
-class Modal(discord.ui.Modal):
-    """A form whose errors are answered in the one voice."""
-
-    async def on_error(
-        self,
-        interaction: discord.Interaction[Any],
-        error: Exception,
-        _: discord.ui.Item[Any] | None = None,  # views pass one; discord.py's Modal does not
-        /,
-    ) -> None:
-        await answer_error(interaction, error, f"form {type(self).__name__}")
-
-
-class Pressed:
-    """The one voice for a `discord.ui.DynamicItem` (discord.py only logs what its callback
-    raises): list this class first among the bases and write `press` instead of `callback`."""
-
-    async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        try:
-            await self.press(interaction)
-        except Exception as error:  # noqa: BLE001 - answered (and logged) in the one voice
-            await answer_error(interaction, error, f"button {type(self).__name__}")
-
-    async def press(self, interaction: discord.Interaction[Any]) -> None:
-        raise NotImplementedError
 
 
 class Backline(commands.Bot):

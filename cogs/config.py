@@ -13,7 +13,6 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.app import View
 from bot.core.guilds import (
     CHANNELS_MAX,
     COOLDOWN_MAX,
@@ -29,6 +28,7 @@ from bot.errors import Refusal
 from bot.music.models import TAGS_MAX
 from cogs._ui import clip, model_choices, require_moderator
 from cogs.settings_words import LABELS, bot_default, change_lines
+from cogs.voice import View
 
 if TYPE_CHECKING:
     from bot.app import Backline

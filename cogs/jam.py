@@ -16,13 +16,14 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.app import Pressed, View, send_private
+from bot.app import send_private
 from bot.core.jams import MAX_ENTRIES, MAX_MINUTES, THEME_MAX, Standing
 from bot.core.words import refuse_blocked
 from bot.errors import Refusal
 from bot.store import JamPhase, JamRow, TaskRow, VoteOutcome
 from cogs._ui import clip, is_moderator, model_choices, plain, shown
 from cogs.reasons import reason
+from cogs.voice import Pressed, View
 
 if TYPE_CHECKING:
     from bot.app import Backline

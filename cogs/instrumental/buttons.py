@@ -11,9 +11,10 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
-from bot.app import RESTARTING, Pressed, send_private
+from bot.app import RESTARTING, send_private
 from bot.core.tasks import TaskView
 from cogs.instrumental.takes import Takes
+from cogs.voice import Pressed
 
 if TYPE_CHECKING:
     from bot.app import Backline

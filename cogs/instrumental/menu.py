@@ -9,13 +9,13 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
-from bot.app import Modal
 from bot.core import validate
 from bot.core.intake import Options
 from bot.errors import Refusal
 from bot.store import Origin
 from cogs._ui import clip
 from cogs.instrumental.requests import recording_of, usable_channel
+from cogs.voice import Modal
 
 if TYPE_CHECKING:
     from bot.app import Starter

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
-from bot.app import Modal, View, send_private
+from bot.app import send_private
 from bot.core import validate
 from bot.core.intake import Options, Recording
 from bot.errors import Refusal
@@ -26,6 +26,7 @@ from cogs.instrumental.placement import Placement
 from cogs.instrumental.render import ORIGIN_WORDS, take_link
 from cogs.instrumental.requests import recording_of, usable_channel
 from cogs.settings_words import GENDER_WORDS
+from cogs.voice import Modal, View
 
 if TYPE_CHECKING:
     from bot.app import Backline

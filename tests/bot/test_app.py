@@ -8,8 +8,8 @@ import discord
 import pytest
 from discord import app_commands
 
-from bot.app import APOLOGY, View
 from bot.errors import Refusal
+from cogs.voice import APOLOGY, View
 from tests.harness import Harness, World
 
 
@@ -65,10 +65,10 @@ async def test_expected_and_unexpected_errors(
     refused = await world.alice.slash(world.channel, "refuse")
     assert refused.ephemeral and refused.response.content == "That is not possible here."
 
-    caplog.set_level(logging.ERROR, logger="bot.app")
+    caplog.set_level(logging.ERROR, logger="cogs.voice")
     crashed = await world.alice.slash(world.channel, "crash")
     assert crashed.ephemeral and crashed.response.content == APOLOGY
-    [record] = [r for r in caplog.records if r.name == "bot.app"]
+    [record] = [r for r in caplog.records if r.name == "cogs.voice"]
     assert f"user {world.alice.id}" in record.getMessage()
     assert (
         f"guild {world.guild.id}" in record.getMessage() and "command crash" in record.getMessage()
@@ -105,10 +105,10 @@ async def test_a_views_errors_speak_in_the_same_voice(
     refused = await world.alice.click(r.response, label="Refuse")
     assert refused.ephemeral and refused.response.content == "Not this one."
 
-    caplog.set_level(logging.ERROR, logger="bot.app")
+    caplog.set_level(logging.ERROR, logger="cogs.voice")
     crashed = await world.alice.click(r.response, label="Crash")
     assert crashed.ephemeral and crashed.response.content == APOLOGY
-    [record] = [r for r in caplog.records if r.name == "bot.app"]
+    [record] = [r for r in caplog.records if r.name == "cogs.voice"]
     message = record.getMessage()
     assert f"user {world.alice.id}" in message and f"guild {world.guild.id}" in message
     assert "view Buttons (crash-button)" in message and record.exc_info is not None
