@@ -247,6 +247,19 @@ class TaskQueries(Database):
         )
         return changed == 1
 
+    async def explain_failure(
+        self, task_id: int, reason: str, *, can_retry: bool, now: float
+    ) -> bool:
+        """A task failed by its time-out that the API then failed: the API's reason replaces
+        the time-out's (the card is drawn again) and the late looks stop."""
+        changed = await self._write(
+            f"UPDATE tasks SET error = ?, can_retry = ?, next_check_at = NULL, "  # noqa: S608
+            "card_dirty = 1, card_retry_at = 0, updated_at = ? "
+            f"WHERE id = ? AND state = '{TaskState.FAILED}' AND next_check_at IS NOT NULL",
+            (reason, can_retry, now, task_id),
+        )
+        return changed == 1
+
     async def drop_queued(self, task_id: int, reason: str, *, now: float) -> bool:
         """A queued request whose place is gone for good: failed before it is ever sent
         (its quota slot returns). False if it left the queue first: a claim for

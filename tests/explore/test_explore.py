@@ -65,16 +65,7 @@ async def test_every_request_is_charged_at_most_once() -> None:
         pytest.param("5", id="SUCCESS before every track has audio (defect 5)"),
         pytest.param("6", id="a time-out inside an outage (defect 6)"),
         pytest.param("7", id="unknown or missing statuses (defect 7)"),
-        pytest.param(
-            LATE_FAILURE,
-            id="a failure learned after the time-out (defects 6+7)",
-            marks=pytest.mark.xfail(
-                reason="issue 21 items 6 and 7: a task answering an unknown running status at "
-                "its time-out, then its failure, keeps the time-out's sentence, not the API's "
-                "reason (seeds 55, 380, 767)",
-                strict=False,
-            ),
-        ),
+        pytest.param(LATE_FAILURE, id="a failure learned after the time-out (defects 6+7)"),
         pytest.param("", id="any other cause"),
     ],
 )

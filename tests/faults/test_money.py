@@ -223,6 +223,28 @@ async def test_a_task_failed_by_its_time_out_is_delivered_when_the_api_finishes_
     assert len(simulator.tasks) == 1
 
 
+async def test_a_task_failed_by_its_time_out_takes_the_apis_reason_when_the_api_fails_it(
+    db_path: Path, music: MusicClient, simulator: Simulator, uploads: str
+) -> None:
+    """The API answers "running" at the time-out, then fails the task: the member reads the
+    API's reason, not "did not finish" (the explorer's "6+7", seeds 55, 380, 767)."""
+    simulator.config.first_delay, simulator.config.complete_delay = 1.0, 1.5
+    tags = "lofi [sim:GENERATE_AUDIO_FAILED,code=531,msg=Flagged by the model]"
+    async with _polling(db_path, music, task_timeout=0.5) as rig:
+        task, _ = await rig.service.request(new_task(f"{uploads}/voice.wav", tags=tags))
+        timed_out = await wait_until(lambda: _in(rig, task.id, "failed"))  # API: running
+        explained = await wait_until(lambda: _explained(rig, task.id))
+    assert "did not finish" in (timed_out.error or "")
+    assert explained.state == "failed" and explained.next_check_at is None
+    assert "code 531" in (explained.error or "") and "did not finish" not in explained.error
+    assert len(simulator.tasks) == 1 and rig.port.copies() == []
+
+
+async def _explained(rig: Rig, task_id: int) -> TaskRow | None:
+    row = await rig.store.get_task(task_id)
+    return row if row is not None and "code 531" in (row.error or "") else None
+
+
 async def test_an_outage_past_the_time_out_ends_the_wait_but_not_the_looking(
     db_path: Path, music: MusicClient, simulator: Simulator, uploads: str
 ) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from bot.core.tasks.failures import status_failure
 from bot.music import MusicClient, MusicError, TaskInfo
 from bot.store import Store, TaskRow
 
@@ -60,7 +61,8 @@ class TimeOuts:
 
     async def late_check(self, task: TaskRow) -> None:
         """A task failed by its time-out, looked at again: finished, it is followed again
-        and delivered; failed by the API, or too old, the looks stop."""
+        and delivered; failed by the API, it takes the API's reason and the looks stop; too
+        old, the looks stop."""
         if task.api_task_id is None:
             return
         now = self._clock()
@@ -79,10 +81,17 @@ class TimeOuts:
             if fresh is not None:
                 await self._apply(fresh, info)
             return
+        if info is not None and info.failed:
+            # The API ended it after all: the member reads its reason, not the time-out's.
+            reason = status_failure(info.status, info.error_code, info.error_message)
+            can_retry = info.status != "SENSITIVE_WORD_ERROR"
+            if await self.store.explain_failure(task.id, reason, can_retry=can_retry, now=now):
+                log.warning("task %d: the music service failed it after its time-out", task.id)
+                await self.queue_moved(now)
+            return
         submitted = task.submitted_at or now
         later = now + self.task_timeout * LATE_CHECK_EVERY
         stop = (
-            info is not None
-            and (info.failed or info.finished)  # finished: it moved on meanwhile (a callback)
+            info is not None and info.finished  # it moved on meanwhile (a callback)
         ) or later > submitted + self.task_timeout * LATE_CHECKS_FOR
         await self.store.schedule_late_check(task.id, None if stop else later)
