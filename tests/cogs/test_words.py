@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.store import JamPhase, Origin
 from cogs.instrumental.render import ORIGIN_WORDS
-from cogs.jam import PHASE_WORDS
+from cogs.jam.render import PHASE_WORDS
 
 
 def test_every_origin_and_phase_has_words() -> None:

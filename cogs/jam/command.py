@@ -1,244 +1,30 @@
-"""`/jam`: community jam sessions, the Discord side of `bot.core.jams`.
-
-`/jam` is visible to every member (`status`, `leaderboard`); `start` and `end` are checked
-by the bot: Manage Server, or the jam host role (`/config jam_role`). Entries are ordinary
-requests made in the jam's thread; during the vote each entry has a message with a Vote
-button (a dynamic item: it works after a restart).
-"""
+"""`/jam` (start, status, end, leaderboard) and the end confirmation."""
 
 from __future__ import annotations
 
-import logging
-import re
 from typing import TYPE_CHECKING, Any
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.app import send_private
-from bot.core.jams import MAX_ENTRIES, MAX_MINUTES, THEME_MAX, Standing
+from bot.core.jams import MAX_ENTRIES, MAX_MINUTES, THEME_MAX
 from bot.core.words import refuse_blocked
 from bot.errors import Refusal
-from bot.store import JamPhase, JamRow, TaskRow, VoteOutcome
-from cogs._ui import clip, is_moderator, model_choices, plain, shown
+from bot.store import JamPhase, JamRow
+from cogs._ui import clip, is_moderator, model_choices, shown
+from cogs.jam.port import DiscordJamPort, VoteButton
+from cogs.jam.render import card_embed
 from cogs.reasons import reason
-from cogs.voice import Pressed, View
+from cogs.voice import View
 
 if TYPE_CHECKING:
     from bot.app import Backline
 
-log = logging.getLogger(__name__)
-
 Minutes = app_commands.Range[int, 1, MAX_MINUTES]
 Theme = app_commands.Range[str, 1, THEME_MAX]
 Tags = app_commands.Range[str, 1, 1000]
-PHASE_WORDS = {
-    JamPhase.SUBMITTING: "🎙️ Submissions open",
-    JamPhase.VOTING: "🗳️ Voting",
-    JamPhase.ENDED: "🏁 Ended",
-}
 LEADERBOARD_SIZE = 10
-
-
-def when(ts: float) -> str:
-    """A deadline as members read it: the date and time, and how far away it is."""
-    return f"<t:{int(ts)}:f> (<t:{int(ts)}:R>)"
-
-
-def nonce(kind: str, row_id: int) -> str:
-    return f"bj{kind}{row_id}"
-
-
-def entrant(jam: JamRow, entry: TaskRow) -> str:
-    """The entrant's mention, or nothing while an anonymous jam runs."""
-    return "" if jam.anonymous and jam.phase != JamPhase.ENDED else f" by <@{entry.user_id}>"
-
-
-def entries_word(count: int) -> str:
-    return f"{count} {'entry' if count == 1 else 'entries'}"
-
-
-def being_made(making: int) -> str:
-    """Entries made before the close that are not finished: they join the vote later."""
-    verb = "joins the vote when it finishes" if making == 1 else "join the vote as they finish"
-    return f"{entries_word(making)} still being made {verb}"
-
-
-def card_embed(
-    jam: JamRow, entries: int, winners: list[Standing] | None = None, making: int = 0
-) -> discord.Embed:
-    embed = discord.Embed(
-        title=clip(f"🎤 Jam: {plain(jam.theme)}", 256),
-        colour=discord.Colour.gold() if jam.phase == JamPhase.ENDED else discord.Colour.purple(),
-    )
-    style = ", ".join(
-        part
-        for part in (
-            plain(jam.tags) if jam.tags else None,
-            f"avoid {plain(jam.negative_tags)}" if jam.negative_tags else None,
-            jam.model,
-        )
-        if part
-    )
-    until = {JamPhase.SUBMITTING: jam.submit_until, JamPhase.VOTING: jam.vote_until}.get(jam.phase)
-    phase = PHASE_WORDS[jam.phase]
-    if until is not None:
-        phase += f" until {when(until)}"
-    if jam.phase == JamPhase.VOTING and making:
-        phase += ", and not before the entries being made have joined"
-    embed.description = phase
-    embed.add_field(name="Style", value=clip(style or "the server's defaults", 1024), inline=False)
-    embed.add_field(name="Host", value=f"<@{jam.host_id}>")
-    embed.add_field(
-        name="Entries", value=f"{entries} (+{making} being made)" if making else str(entries)
-    )
-    embed.add_field(
-        name="Rules",
-        value=f"{jam.max_entries} per member"
-        + (" · anonymous until the results" if jam.anonymous else ""),
-    )
-    if winners:
-        names = ", ".join(f"<@{w.entry.user_id}> ({shown(w.entry.title, 60)})" for w in winners)
-        embed.add_field(
-            name="🏆 Winner" + ("s" if len(winners) > 1 else ""),
-            value=clip(names, 1024),
-            inline=False,
-        )
-    if jam.thread_id and jam.phase == JamPhase.SUBMITTING:
-        embed.add_field(
-            name="Enter",
-            value=f"`/instrumental` or **Add instrumental** on a message, in <#{jam.thread_id}>.",
-            inline=False,
-        )
-    embed.set_footer(text=f"jam #{jam.id}")
-    return embed
-
-
-class VoteButton(
-    Pressed,
-    discord.ui.DynamicItem[discord.ui.Button[Any]],
-    template=r"bl:vote:(?P<jam>[0-9]+):(?P<task>[0-9]+)",
-):
-    def __init__(self, jam_id: int, task_id: int) -> None:
-        super().__init__(
-            discord.ui.Button(
-                label="Vote",
-                emoji="🗳️",
-                style=discord.ButtonStyle.primary,
-                custom_id=f"bl:vote:{jam_id}:{task_id}",
-            )
-        )
-        self.jam_id = jam_id
-        self.task_id = task_id
-
-    @classmethod
-    async def from_custom_id(
-        cls,
-        interaction: discord.Interaction[Any],
-        item: discord.ui.Item[Any],
-        match: re.Match[str],
-        /,
-    ) -> VoteButton:
-        return cls(int(match["jam"]), int(match["task"]))
-
-    async def press(self, interaction: discord.Interaction[Any]) -> None:
-        bot: Backline = interaction.client
-        outcome, number = await bot.jams.vote(self.jam_id, interaction.user.id, self.task_id)
-        text = {
-            VoteOutcome.VOTED: f"Your vote is on entry #{number}.",
-            VoteOutcome.MOVED: f"Your vote moved to entry #{number}.",
-            VoteOutcome.TAKEN_BACK: (
-                f"Your vote for entry #{number} is taken back: you have no vote now."
-            ),
-        }[outcome]
-        await send_private(interaction, text + " Counts stay hidden until the results.")
-
-
-class DiscordJamPort:
-    """The core's `JamPort`: the card, the thread's announcements, vote messages, results."""
-
-    def __init__(self, bot: Backline) -> None:
-        self.bot = bot
-
-    async def _channel(self, channel_id: int) -> Any:
-        return self.bot.get_channel(channel_id) or await self.bot.fetch_channel(channel_id)
-
-    async def _thread(self, jam: JamRow) -> Any:
-        thread = await self._channel(jam.thread_id or jam.channel_id)
-        if isinstance(thread, discord.Thread) and thread.archived:
-            await thread.edit(archived=False)
-        return thread
-
-    async def redraw(self, jam: JamRow, entries: int, making: int) -> None:
-        if jam.card_message_id is None:
-            return
-        winners = None
-        if jam.phase == JamPhase.ENDED:
-            standings = await self.bot.jams.standings(jam)
-            winners = [s for s in standings if s.place == 1 and s.votes > 0]
-        channel = await self._channel(jam.channel_id)
-        await channel.get_partial_message(jam.card_message_id).edit(
-            embed=card_embed(jam, entries, winners, making),
-            allowed_mentions=discord.AllowedMentions.none(),
-        )
-
-    async def voting_opened(self, jam: JamRow, entries: list[TaskRow], making: int) -> None:
-        thread = await self._thread(jam)
-        late = ""
-        if making:
-            late = (
-                f", and {being_made(making)}: the vote stays open until each has had the whole vote"
-            )
-        await thread.send(
-            f"🗳️ Submissions are closed: {entries_word(len(entries))}{late}. Vote for your "
-            f"favourite below until {when(jam.vote_until)}. One vote each, not for your own "
-            "entry; a second click moves your vote, a click on the same entry takes it back.",
-            allowed_mentions=discord.AllowedMentions.none(),
-            nonce=nonce("o", jam.id),
-        )
-
-    async def vote_button(self, jam: JamRow, entry: TaskRow, number: int, late: bool) -> int:
-        thread = await self._thread(jam)
-        view = discord.ui.View(timeout=None)
-        view.add_item(VoteButton(jam.id, entry.id))
-        view.stop()  # dispatched by its template
-        link = ""
-        if entry.card_message_id is not None:
-            link = f" · [listen](https://discord.com/channels/{jam.guild_id}/{entry.channel_id}/{entry.card_message_id})"
-        joined = f"\nJust finished, it joins the vote: voting runs until {when(jam.vote_until)}."
-        message = await thread.send(
-            f"**Entry #{number}**: {shown(entry.title, 100)}{entrant(jam, entry)}{link}"
-            + (joined if late else ""),
-            view=view,
-            allowed_mentions=discord.AllowedMentions.none(),
-            nonce=nonce("v", entry.id),
-        )
-        return int(message.id)
-
-    async def results(self, jam: JamRow, standings: list[Standing], left_out: int) -> int | None:
-        thread = await self._thread(jam)
-        unfinished = ""
-        if left_out:
-            unfinished = f" ({entries_word(left_out)} still being made left out)"
-        if not standings:
-            text = f"🏁 The jam “{shown(jam.theme, 100)}” has ended with no entries{unfinished}."
-        else:
-            numbers = {
-                s.entry.id: n for n, s in enumerate(sorted(standings, key=lambda s: s.entry.id), 1)
-            }
-            lines = [f"🏆 Results of the jam “{shown(jam.theme, 100)}”{unfinished}"]
-            for s in standings:
-                votes = f"{s.votes} vote{'s' if s.votes != 1 else ''}"
-                lines.append(
-                    f"{s.place}. Entry #{numbers[s.entry.id]} “{shown(s.entry.title, 80)}” "
-                    f"by <@{s.entry.user_id}>: {votes}"
-                )
-            text = clip("\n".join(lines), 2000)
-        message = await thread.send(
-            text, allowed_mentions=discord.AllowedMentions.none(), nonce=nonce("r", jam.id)
-        )
-        return int(message.id)
 
 
 class ConfirmEnd(View):
@@ -445,7 +231,3 @@ class Jam(commands.GroupCog, group_name="jam"):
             title="Jam leaderboard", description="\n".join(lines), colour=discord.Colour.gold()
         )
         await interaction.response.send_message(embed=embed, ephemeral=True)
-
-
-async def setup(bot: Backline) -> None:
-    await bot.add_cog(Jam(bot))
