@@ -3,6 +3,7 @@ the numbered migration files. Callers see a single `Store`."""
 
 from bot.store.cards import CardQueries
 from bot.store.database import Database, StoreError
+from bot.store.endings import TaskEndings
 from bot.store.guilds import GuildQueries
 from bot.store.jams import JamQueries
 from bot.store.kv import KeyValueQueries
@@ -39,6 +40,7 @@ class Store(
     GuildQueries,
     RetentionQueries,
     TaskQueries,
+    TaskEndings,
     CardQueries,
     TrackQueries,
     KeyValueQueries,
