@@ -20,7 +20,7 @@ from bot.core.tasks import (
     PermanentDeliveryError,
     PollSchedule,
 )
-from bot.music import MusicClient
+from bot.music import CallbackEvent, MusicClient
 from bot.store import TaskRow
 from simulator import Simulator, SimulatorConfig
 from tests.conftest import FAST
@@ -238,6 +238,29 @@ async def test_a_task_failed_by_its_time_out_takes_the_apis_reason_when_the_api_
     assert explained.state == "failed" and explained.next_check_at is None
     assert "code 531" in (explained.error or "") and "did not finish" not in explained.error
     assert len(simulator.tasks) == 1 and rig.port.copies() == []
+
+
+async def test_an_error_callback_after_the_time_out_gives_the_apis_reason(
+    db_path: Path, music: MusicClient, simulator: Simulator, uploads: str
+) -> None:
+    """The same through a callback: an `error` callback for a task failed by its time-out
+    replaces "did not finish" with the API's words (it used to count as a duplicate)."""
+    simulator.config.first_delay, simulator.config.complete_delay = 30.0, 31.0  # running
+    async with _polling(db_path, music, task_timeout=0.5) as rig:
+        task, _ = await rig.service.request(new_task(f"{uploads}/voice.wav"))
+        timed_out = await wait_until(lambda: _in(rig, task.id, "failed"))
+        event = CallbackEvent.model_validate(
+            {
+                "code": 531,
+                "msg": "Flagged by the model",
+                "data": {"callbackType": "error", "task_id": timed_out.api_task_id, "data": None},
+            }
+        )
+        outcome = await rig.service.handle_callback(event, task.id)
+        explained = await rig.store.get_task(task.id)
+    assert "did not finish" in (timed_out.error or "")
+    assert outcome == "failed" and explained is not None and explained.state == "failed"
+    assert "code 531" in (explained.error or "") and "did not finish" not in explained.error
 
 
 async def _explained(rig: Rig, task_id: int) -> TaskRow | None:
