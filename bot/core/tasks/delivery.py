@@ -13,8 +13,9 @@ given up keeps its reason, and the requester is told once (`DeliveryPort.give_up
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
+from typing import TypeVar
 
 from bot import metrics
 from bot.core.tasks.pause import SubmissionPause
@@ -29,6 +30,13 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
 KEPT_FAILING = "Discord kept failing when I tried to post there, so I stopped trying."
 PLACE_GONE = "It was not sent to the music service (nothing was charged): its place is gone."
+
+
+T = TypeVar("T")
+
+
+class _GaveUp(Exception):
+    """A delivery's port call failed and the failure is recorded: stop this delivery."""
 
 
 class DeliveryWork:
@@ -124,43 +132,32 @@ class DeliveryWork:
         task = await self.store.get_task(track.task_id)
         if task is None:
             return
-        if track.delivery == Delivery.ATTEMPTED:
-            # A post may have happened before a crash or a lost answer: look before posting.
-            try:
-                found = await port.find_delivery(task, track)
-            except PermanentDeliveryError as exc:
-                await self._delivery_failed(task, track, exc.reason, counted=False)
-                return
-            except Exception:
-                log.warning("track %d: delivery lookup failed", track.id, exc_info=True)
-                await self._delivery_failed(task, track, None, counted=False)
-                return
-            if found is not None:
-                await self.store.delivered(track.id, found, self._clock())
-                return
         try:
-            mark = await port.mark(task, track)
-        except PermanentDeliveryError as exc:
-            await self._delivery_failed(task, track, exc.reason, counted=False)
-            return
-        except Exception:
-            log.warning("track %d: could not prepare its post", track.id, exc_info=True)
-            await self._delivery_failed(task, track, None, counted=False)
-            return
-        if not await self.store.delivery_attempted(track.id, nonce=mark.nonce, after=mark.after):
-            return  # deleted, or another process took the post over while this one stalled
-        attempted = replace(
-            track, delivery=Delivery.ATTEMPTED, post_nonce=mark.nonce, post_after=mark.after
-        )
-        try:
-            total = len(await self.store.tracks_for_task(task.id))
-            message_id = await port.deliver(task, attempted, total)
-        except PermanentDeliveryError as exc:
-            await self._delivery_failed(task, track, exc.reason, counted=True)
-            return
-        except Exception:
-            log.warning("track %d: delivery failed", track.id, exc_info=True)
-            await self._delivery_failed(task, track, None, counted=True)
+            if track.delivery == Delivery.ATTEMPTED:
+                # A post may have happened before a crash or a lost answer: look first.
+                found = await self._ask(
+                    task, track, port.find_delivery(task, track), "delivery lookup failed"
+                )
+                if found is not None:
+                    await self.store.delivered(track.id, found, self._clock())
+                    return
+            mark = await self._ask(
+                task, track, port.mark(task, track), "could not prepare its post"
+            )
+            if not await self.store.delivery_attempted(
+                track.id, nonce=mark.nonce, after=mark.after
+            ):
+                return  # deleted, or another process took the post over while this one stalled
+            attempted = replace(
+                track, delivery=Delivery.ATTEMPTED, post_nonce=mark.nonce, post_after=mark.after
+            )
+
+            async def post() -> int:
+                total = len(await self.store.tracks_for_task(task.id))
+                return await port.deliver(task, attempted, total)
+
+            message_id = await self._ask(task, track, post(), "delivery failed", counted=True)
+        except _GaveUp:
             return
         now = self._clock()
         if not await self.store.delivered(track.id, message_id, now):
@@ -169,6 +166,26 @@ class DeliveryWork:
         if track.ready_at:
             metrics.DELIVERY_LATENCY.observe(max(0.0, now - track.ready_at))
         log.info("task %d: track %d delivered", task.id, track.position + 1)
+
+    async def _ask(
+        self,
+        task: TaskRow,
+        track: TrackRow,
+        call: Awaitable[T],
+        what: str,
+        *,
+        counted: bool = False,
+    ) -> T:
+        """The port's answer; a failure is recorded for the track (`counted`: as an attempt
+        to post) and ends this delivery with `_GaveUp`."""
+        try:
+            return await call
+        except PermanentDeliveryError as exc:
+            await self._delivery_failed(task, track, exc.reason, counted=counted)
+        except Exception:
+            log.warning("track %d: %s", track.id, what, exc_info=True)
+            await self._delivery_failed(task, track, None, counted=counted)
+        raise _GaveUp
 
     async def _superseded(self, task: TaskRow, track: TrackRow, message_id: int) -> None:
         """The post was made but not recorded: the take was deleted while it uploaded
