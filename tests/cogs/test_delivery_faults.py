@@ -272,7 +272,9 @@ async def test_permission_removed_mid_task_ends_clearly(harness: Harness, world:
     # card drawn a few times; one DM. Nothing read back, nothing retried.
     assert run.count("POST", f"/channels/{run.thread.id}/messages") == 4
     assert run.count("GET", "/messages") == 0
-    assert len(run.requests) <= 14
+    task = await run.task()
+    assert len(run.besides_card(task)) <= 7  # the four posts, the DM and its channel
+    assert run.count("PATCH", f"/messages/{task.card_message_id}") <= 8
 
     r = await world.alice.slash(world.channel, "tasks")
     [line, why] = r.response.embeds[0].description.splitlines()[:2]
@@ -321,7 +323,9 @@ async def test_a_locked_thread_ends_clearly(harness: Harness, world: World) -> N
     assert card_stage(world.channel) == f"⚠️ Done, but I couldn't post here: {THREAD_LOCKED}"
     [dm] = run.dms()
     assert THREAD_LOCKED in dm.content
-    assert len(run.requests) <= 10
+    task = await run.task()
+    assert len(run.besides_card(task)) <= 3  # the DM, and nothing sent to the locked thread
+    assert run.count("PATCH", f"/messages/{task.card_message_id}") <= 8
 
 
 async def test_an_archived_thread_is_reopened_and_posted_in(harness: Harness, world: World) -> None:
@@ -335,7 +339,9 @@ async def test_an_archived_thread_is_reopened_and_posted_in(harness: Harness, wo
     assert harness.env.backend.get_channel(run.thread.id).thread_metadata.archived is False
     assert run.count("PATCH", f"/channels/{run.thread.id}") == 1  # reopened once
     task = await run.task()
-    assert len(run.besides_card(task)) <= 5  # reopened, the posts, their look-ups
+    # Reopened once, the two posts, and the archived thread's look-ups until it is back in
+    # the cache: two or three, as the two tracks' marks and posts happen to interleave.
+    assert len(run.besides_card(task)) <= 6
     assert run.count("PATCH", f"/messages/{task.card_message_id}") <= 8
 
 
