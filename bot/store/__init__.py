@@ -7,6 +7,7 @@ from bot.store.endings import TaskEndings
 from bot.store.guilds import GuildQueries
 from bot.store.jams import JamQueries
 from bot.store.kv import KeyValueQueries
+from bot.store.moves import TaskMoves
 from bot.store.postgres import PgDatabase
 from bot.store.processes import ProcessQueries
 from bot.store.retention import RetentionQueries
@@ -40,6 +41,7 @@ class Store(
     GuildQueries,
     RetentionQueries,
     TaskQueries,
+    TaskMoves,
     TaskEndings,
     CardQueries,
     TrackQueries,

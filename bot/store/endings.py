@@ -1,8 +1,8 @@
 """Tasks that end: failed (with a member-readable reason), dropped before they were sent,
 caught mid-submission by a crash; and the late looks at a task failed by its time-out.
 
-Every move is one conditional UPDATE (`WHERE state = ...`), as in `tasks.py`: a final state
-is never left again, except by `TaskQueries.follow_again`.
+Every move is one conditional UPDATE (`WHERE state = ...`), as in `moves.py`: a final state
+is never left again, except by `TaskMoves.follow_again`.
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@
 |---|---|
 | `service` | `Lifecycle`, the public face: request, view, callbacks, resume, stop |
 | `scheduler` | the one loop that starts due work in bounded workers |
-| `api` | submitting once, polling, merging polls and callbacks, time-outs |
+| `api` | submitting once, recording the answer, interrupted submissions (with the mixins below) |
+| `polls`, `callbacks`, `timeouts` | polls and callbacks merged (first to learn wins), time-outs |
 | `delivery` | status cards and track posts through the port, exactly once |
 | `schedule` | when to poll, how to back off |
 | `timings` | when each model's tasks end, learned from what recent polls saw |

@@ -1,7 +1,9 @@
-"""The API side of a task: submit it once, poll it, merge what polls and callbacks report.
+"""The API side of a task: submit it once, record what the API answered (or, its fate
+unknown, fail it without sending it again), and fail a task for the member.
 
 A submission whose fate is unknown is never sent again; a task the API has accepted is
-followed until it ends or times out (with one last look before giving up).
+followed until it ends or times out (with one last look before giving up): polls in
+`polls.py`, callbacks in `callbacks.py`, time-outs in `timeouts.py`, mixed in here.
 """
 
 from __future__ import annotations
@@ -12,14 +14,13 @@ from collections.abc import Callable
 
 from pydantic import ValidationError
 
-from bot.core.tasks.callbacks import Callbacks, track_data
-from bot.core.tasks.failures import status_failure
+from bot.core.tasks.callbacks import Callbacks
 from bot.core.tasks.keys import task_key
 from bot.core.tasks.pause import SubmissionPause, pauses_submissions
+from bot.core.tasks.polls import Polls
 from bot.core.tasks.schedule import PollSchedule
-from bot.core.tasks.timeouts import TIMED_OUT, UNREACHABLE_AT_TIMEOUT
 from bot.core.tasks.timings import LearnedTimings
-from bot.music import MusicClient, MusicError, TaskInfo
+from bot.music import MusicClient, MusicError
 from bot.music.errors import (
     Maintenance,
     MusicAPIError,
@@ -27,7 +28,7 @@ from bot.music.errors import (
     certainly_not_taken,
 )
 from bot.music.models import AddInstrumentalRequest
-from bot.store import Progress, Stage, Store, TaskRow, TaskState, TaskTiming
+from bot.store import Store, TaskRow, TaskState
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,7 @@ RECORD_TRIES = 5  # writes of an accepted task's id before `recover` takes over
 QUEUE_REDRAW = 25  # queued cards redrawn when the line moves (the rest show a stale, higher place)
 
 
-class ApiWork(Callbacks):
+class ApiWork(Polls, Callbacks):
     """Submissions, polls and callbacks for one service; `wake` nudges the scheduler."""
 
     def __init__(
@@ -218,83 +219,6 @@ class ApiWork(Callbacks):
         else:
             log.warning("task %d: submission refused (%s)", task.id, exc)
             await self.fail(task.id, exc.reason, not_taken=True)
-
-    # -- following -------------------------------------------------------------------------
-
-    async def poll(self, task: TaskRow) -> None:
-        """Ask the API. Past the task's time-out, only an answer that it is still running
-        fails it; while the API cannot be asked (an outage) it is asked again, for as long
-        as another time-out."""
-        if task.api_task_id is None:
-            return
-        now = self._clock()
-        deadline = self._deadline(task)
-        try:
-            info = await self.client.get_task(task.api_task_id)
-        except MusicError as exc:
-            if deadline is not None and now >= deadline + self.task_timeout:
-                await self._time_out(task, self._minutes(UNREACHABLE_AT_TIMEOUT))
-                return
-            # Polls are safe to repeat: back off.
-            delay = self.schedule.backoff(task.error_count + 1)
-            log.warning("task %d: poll failed (%s), again in %.0fs", task.id, exc, delay)
-            await self.store.schedule_check(
-                task.id, next_check_at=self._by_deadline(task, now + delay), error=True
-            )
-            return
-        await self._apply(task, info)
-        if deadline is not None and now >= deadline:
-            fresh = await self.store.get_task(task.id)
-            if fresh is not None and fresh.active:  # the API said: still running
-                await self._time_out(fresh, self._minutes(TIMED_OUT))
-
-    async def _apply(self, task: TaskRow, info: TaskInfo) -> None:
-        now = self._clock()
-        if info.failed:
-            reason = status_failure(info.status, info.error_code, info.error_message)
-            await self.fail(task.id, reason, can_retry=info.status != "SENSITIVE_WORD_ERROR")
-            return
-        tracks = [track_data(t) for t in info.tracks]
-        # Done only when every listed track has (usable) audio: a SUCCESS may list the
-        # last one still without; it stays followed until the audio is there.
-        complete = info.finished and all(t.audio_url for t in tracks)
-        stage = Stage.of_status(info.status) or task.stage
-        if stage == Stage.COMPLETE and not complete:
-            stage = Stage.FIRST
-        submitted = task.submitted_at or now
-        first_after, first_seen = task.first_after, task.first_seen
-        if first_seen is None and stage.rank >= Stage.FIRST.rank:
-            # Ready after the poll before this one (or the submission), and by this one.
-            first_after, first_seen = task.polled_at or submitted, now
-        delay = self.schedule.next_delay(
-            now - submitted,
-            stage=stage,
-            callbacks=self.callbacks_enabled and task.callback_at is not None,
-            awaiting_callback=self.callbacks_enabled and task.callback_at is None,
-            first_after=None if first_after is None else first_after - submitted,
-            first_seen=None if first_seen is None else first_seen - submitted,
-            model=self.timings.get(task.model),
-        )
-        await self.store.schedule_check(
-            task.id,
-            next_check_at=self._by_deadline(task, now + delay),
-            polled_at=now,
-            first_after=first_after,
-            first_seen=first_seen,
-        )
-        # If done, it was done after the poll before this one: what `timings` learn from.
-        done_after = task.polled_at or submitted
-        progress = Progress(
-            stage=stage, tracks=tracks, complete=complete, now=now, done_after=done_after
-        )
-        if await self.store.apply_progress(task.id, progress):
-            self._wake()
-            if complete and task.submitted_at is not None:
-                # Learned at once (the store is read only every few minutes).
-                timing = TaskTiming(
-                    task.model, task.submitted_at, first_after, first_seen, done_after, now
-                )
-                self.timings.observe(timing)
 
     async def recover_interrupted(self, now: float) -> list[int]:
         """Submissions a process left in flight (it stopped, its lease ended, or here a
