@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from bot.core.guilds import LIMIT_FIELDS, Change, Rules
+from bot.core.guilds import LIMIT_FIELDS, Change, GuildConfig, Rules
 from bot.store import VocalGender
+from cogs._ui import clip
 
 GENDER_WORDS = {VocalGender.MALE: "male", VocalGender.FEMALE: "female"}
 
@@ -73,6 +74,19 @@ def bot_default(name: str, rules: Rules) -> str:
         "rerolls": "the requester only",
         "jam_role_id": "Manage Server only",
     }.get(name, "the music service's default")
+
+
+def setting_lines(config: GuildConfig, names: tuple[str, ...], rules: Rules) -> str:
+    """`label: value · source` for each setting named, for `/config show`."""
+    lines = []
+    for name in names:
+        label, show = LABELS[name]
+        value = getattr(config, name)
+        if value is None or value == ():
+            lines.append(f"{label}: {bot_default(name, rules)} · *bot default*")
+        else:
+            lines.append(f"{label}: {clip(show(value), 300)} · **server**")
+    return "\n".join(lines)
 
 
 def shown(name: str, value: Any) -> str:
