@@ -329,10 +329,9 @@ async def fill_backlog(
             http, sim.base_url, limit=1_000_000, period=1.0, api_key=SETUP_KEY
         )
         schedule = PollSchedule(first_check=3600)  # the setup only submits
-        svc = Lifecycle(store, setup_client, callback_url=NO_CALLBACK_URL, schedule=schedule)
-        port = bot.lifecycle.port
-        assert port is not None  # the instrumental cog set it when it loaded
-        svc.port = port
+        svc = Lifecycle(
+            store, setup_client, bot.ports.delivery, callback_url=NO_CALLBACK_URL, schedule=schedule
+        )
         real = min(args.tasks, THROUGH_THE_API)
         first = None
         for _ in range(real):

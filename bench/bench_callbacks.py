@@ -35,10 +35,9 @@ from bench.common import (
     quiet_logging,
     seconds,
 )
-from bot.core.tasks import Lifecycle, PollSchedule
-from bot.store import Store
-from bot.web import NO_CALLBACK_URL, WebServer, callback_secret, callback_url
+from bot.core.tasks import PollSchedule
 from simulator import Simulator, SimulatorConfig
+from tests.support.rig import open_rig
 
 USER = 1
 
@@ -95,34 +94,22 @@ async def run(args: argparse.Namespace, report: Report) -> None:
         client = make_client(
             http, sim.base_url, period=10.0 * scale, margin=0.25 * scale, backoff=scale
         )
+        port = MemoryPort(keep_views=False)
         with tempfile.TemporaryDirectory(prefix="backline-bench-") as tmp:
-            store = await Store.open(Path(tmp) / "backline.db")
-            secret = await callback_secret(store, None)
-            svc = Lifecycle(
-                store,
+            # The core as the bot builds it, its callback receiver listening (the tests' rig).
+            async with open_rig(
+                Path(tmp) / "backline.db",
                 client,
-                callback_url=NO_CALLBACK_URL,  # replaced once the server has its port
                 schedule=schedule,
                 task_timeout=20 * 60.0 * scale,
-                callbacks_enabled=True,
-            )
-            server = WebServer(
-                svc, secret=secret, gateway_connected=lambda: True, host="127.0.0.1", port=0
-            )
-            await server.start()
-            svc.callback_url = callback_url(f"http://127.0.0.1:{server.port}", secret)
-            port = MemoryPort(keep_views=False)
-            svc.port = port
-            await svc.resume()
-            gap = 0.0 if args.burst else 60.0 / args.rate * scale
-            finished, wall = await feed_until_idle(
-                svc, tasks=args.tasks, gap=gap, timeout=args.timeout, user_id=USER
-            )
-            counts = await store.count_by_state()
-            tasks = await store.recent_tasks(USER, limit=args.tasks + 1)
-            await svc.stop()
-            await server.stop()
-            await store.close()
+                port=port,
+            ) as rig:
+                gap = 0.0 if args.burst else 60.0 / args.rate * scale
+                finished, wall = await feed_until_idle(
+                    rig.service, tasks=args.tasks, gap=gap, timeout=args.timeout, user_id=USER
+                )
+                counts = await rig.store.count_by_state()
+                tasks = await rig.store.recent_tasks(USER, limit=args.tasks + 1)
 
     n = max(1, len(tasks))
     every, firsts = delivery_latencies(sim, port)

@@ -245,15 +245,15 @@ async def follow(
         )
         with tempfile.TemporaryDirectory(prefix="backline-bench-") as tmp:
             store = await Store.open(Path(tmp) / "backline.db")
+            port = MemoryPort(keep_views=False)
             svc = Lifecycle(
                 store,
                 client,
+                port,
                 callback_url=NO_CALLBACK_URL,
                 schedule=schedule,
                 task_timeout=20 * 60.0 * scale,
             )
-            port = MemoryPort(keep_views=False)
-            svc.port = port
             await svc.resume()
             finished, wall = await feed_until_idle(
                 svc, tasks=tasks, gap=gap, timeout=args.timeout, user_id=USER

@@ -136,9 +136,12 @@ async def _phases(
     # Setup only submits: the first checks come after it, so polls do not take turns with
     # the submissions here (they do in the steady phase).
     svc = Lifecycle(
-        store, setup_client, callback_url=NO_CALLBACK_URL, schedule=PollSchedule(first_check=3600)
+        store,
+        setup_client,
+        port,
+        callback_url=NO_CALLBACK_URL,
+        schedule=PollSchedule(first_check=3600),
     )
-    svc.port = port
     probe.start()
     sampler = asyncio.create_task(sample_rss(rss))
 
@@ -177,8 +180,7 @@ async def _phases(
     before = await sim.stats(http)
     await sim.configure(http, rate_limit=20, rate_period=10.0)
     real_client = make_client(http, sim.base_url, api_key=REAL_KEY)  # 20 per 10 s
-    svc = Lifecycle(store, real_client, callback_url=NO_CALLBACK_URL)  # default schedule
-    svc.port = port
+    svc = Lifecycle(store, real_client, port, callback_url=NO_CALLBACK_URL)  # default schedule
     svc.start()
     mark = probe.mark()
     rss_mark = len(rss)
@@ -215,8 +217,7 @@ async def _phases(
     t0 = time.monotonic()
     store = await open_store(url)
     t_open = time.monotonic()
-    svc = Lifecycle(store, real_client, callback_url=NO_CALLBACK_URL)
-    svc.port = port
+    svc = Lifecycle(store, real_client, port, callback_url=NO_CALLBACK_URL)
     await svc.resume()
     t_resume = time.monotonic()
     # The scheduler sets `heartbeat` after each round; no event to wait on, so poll it.

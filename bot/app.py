@@ -20,7 +20,7 @@ from bot.core.jams import JamService
 from bot.core.tasks import Lifecycle, PollSchedule
 from bot.music import MusicClient
 from bot.music.ratelimit import RateLimiter
-from bot.services import Services
+from bot.services import Ports, Services
 from bot.settings import Settings
 from bot.store import Origin, Store
 from bot.store.processes import SYNC_LOCK
@@ -36,6 +36,9 @@ EXTENSIONS = (
     "cogs.usage",
     "cogs.jam",
 )
+# The Discord side of the core (its ports), loaded before the services open: the core
+# is built with them (it calls them only once Discord is up).
+PORTS = "cogs.ports"
 COMMAND_HASH_KEY = "command_hash"
 
 
@@ -91,7 +94,9 @@ async def send_private(interaction: discord.Interaction[Any], message: str) -> N
 
 
 class Backline(commands.Bot):
-    """Services are built in `main()` and handed in; `setup_hook` brings up the rest."""
+    """Built in `main()` with the session and the music client; `login` opens the services
+    on the Discord side's ports before anything talks to Discord; `setup_hook` brings up
+    the rest."""
 
     store: Store
     lifecycle: Lifecycle
@@ -100,7 +105,8 @@ class Backline(commands.Bot):
     credit_watch: CreditWatch
     jams: JamService
     web: WebServer
-    starter: Starter
+    ports: Ports  # set by the `PORTS` extension
+    starter: Starter  # set by the instrumental extension
 
     def __init__(
         self,
@@ -138,10 +144,13 @@ class Backline(commands.Bot):
         """The store and the callback receiver come up before anything talks to Discord:
         a callback arriving while the bot logs in, syncs or recovers is not lost."""
         if self.services is None:
+            if PORTS not in self.extensions:
+                await self.load_extension(PORTS)
             self.services = await Services.open(
                 self.settings,
                 self.music,
                 self.schedule,
+                self.ports,
                 gateway_connected=lambda: self.is_ready() and not self.is_closed(),
                 listen=self.run_background,
             )

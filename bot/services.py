@@ -1,5 +1,6 @@
 """What the bot runs besides Discord: the store, the task core and the HTTP server, built in
-one place and in start-up order. `python -m bot` opens them before it logs in to Discord, so
+one place and in start-up order, each service handed its port (the place members see) at
+construction. `python -m bot` opens them before it logs in to Discord, so
 callbacks are heard as soon as the store is open: the API retries a callback only a few
 times within seconds, and a task whose API id a crash never recorded can be learned only
 from its callbacks (the API has no list of tasks). Nothing here imports discord."""
@@ -11,10 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.core.credits import CreditWatch
-from bot.core.guilds import GuildSettings, Rules
+from bot.core.guilds import GuildSettings, ModLogPort, Rules
 from bot.core.intake import Intake
-from bot.core.jams import JamService
-from bot.core.tasks import Lifecycle, PollSchedule
+from bot.core.jams import JamPort, JamService
+from bot.core.tasks import DeliveryPort, Lifecycle, PollSchedule
 from bot.music import MusicClient
 from bot.music.ratelimit import SharedRateLimiter
 from bot.settings import Settings
@@ -24,9 +25,20 @@ from bot.web import WebServer, callback_secret, callback_url
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class Ports:
+    """What the core needs from the place members see (Discord: `cogs/ports.py`). Built
+    before the core; called only once the loops run (`Services.start`), so the core can open
+    before Discord is up."""
+
+    delivery: DeliveryPort
+    jams: JamPort
+    mod_log: ModLogPort
+
+
 @dataclass
 class Services:
-    """`open()` (listening when asked), set `lifecycle.port`, `start()`, `close()`."""
+    """`open()` (listening when asked), `start()` once Discord is up, `close()`."""
 
     store: Store
     lifecycle: Lifecycle
@@ -42,6 +54,7 @@ class Services:
         settings: Settings,
         music: MusicClient,
         schedule: PollSchedule,
+        ports: Ports,
         *,
         gateway_connected: Callable[[], bool],
         listen: bool = True,
@@ -50,7 +63,7 @@ class Services:
         on a callback is recorded (a task adopted) although no loop runs yet."""
         store = await open_store(settings.database_url)
         try:
-            services = await cls._build(settings, music, schedule, store, gateway_connected)
+            services = await cls.build(settings, music, schedule, ports, store, gateway_connected)
             if listen:
                 await services.web.start()
         except BaseException:
@@ -59,14 +72,20 @@ class Services:
         return services
 
     @classmethod
-    async def _build(
+    async def build(
         cls,
         settings: Settings,
         music: MusicClient,
         schedule: PollSchedule,
+        ports: Ports,
         store: Store,
         gateway_connected: Callable[[], bool],
+        *,
+        clock: Callable[[], float] | None = None,
     ) -> Services:
+        """The services on an open `store` (which stays the caller's to close if this
+        raises); the HTTP server is built, not started. `clock`: the core's (tests move
+        their own; by default the database's, once the process beats)."""
         if store.shared:  # one rate limit for the key, whatever the number of processes
             music.limiter = SharedRateLimiter(
                 store.take_api_slot,
@@ -80,11 +99,12 @@ class Services:
         )
         public_url = str(settings.callback_public_url) if settings.callback_public_url else None
         rules = lambda: Rules.from_settings(settings)  # noqa: E731 - read per request
-        guild_settings = GuildSettings(store, rules)
+        guild_settings = GuildSettings(store, rules, ports.mod_log)
         await guild_settings.follow_changes()
         lifecycle = Lifecycle(
             store,
             music,
+            ports.delivery,
             callback_url=callback_url(public_url, secret),
             callback_secret=secret,
             schedule=schedule,
@@ -93,6 +113,7 @@ class Services:
             callbacks_enabled=public_url is not None,
             task_cost=settings.suno_credits_per_task,
             notices=guild_settings.report_everywhere,
+            clock=clock,
         )
         return cls(
             store=store,
@@ -104,6 +125,7 @@ class Services:
             intake=Intake(lifecycle, rules, guild_settings),
             jams=JamService(
                 store,
+                ports.jams,
                 lifecycle.now,
                 settings.suno_allowed_models,
                 entry_wait=settings.task_timeout,
@@ -121,7 +143,7 @@ class Services:
         )
 
     async def start(self) -> None:
-        """Once the delivery port is set (Discord is up): settle what a crash left behind,
+        """Once Discord is up (the ports can be called): settle what a crash left behind,
         then the loops; a deadline passed while the bot was down is caught up at once."""
         await self.lifecycle.recover()
         self.lifecycle.start()

@@ -181,15 +181,16 @@ class GuildSettings:
         self,
         store: Store,
         rules: Callable[[], Rules],
+        log_port: ModLogPort,
         *,
         ttl: float = CACHE_TTL,
         size: int = CACHE_SIZE,
     ) -> None:
         self.store = store
         self.rules = rules
+        self.log_port = log_port
         self.ttl = ttl
         self.size = size
-        self.log_port: ModLogPort | None = None
         self._cache: OrderedDict[int, tuple[float, GuildConfig]] = OrderedDict()
         self._reports: set[asyncio.Task[None]] = set()
 
@@ -276,7 +277,7 @@ class GuildSettings:
     async def report(self, guild_id: int, text: str) -> bool:
         """Post `text` in the server's log channel, if it has one; False if not posted."""
         config = await self.get(guild_id)
-        if config.log_channel_id is None or self.log_port is None:
+        if config.log_channel_id is None:
             return False
         try:
             await self.log_port.post(guild_id, config.log_channel_id, text)

@@ -42,6 +42,11 @@ class Standing:
     votes: int
     place: int  # ties share a place: 1, 1, 3
 
+    @property
+    def won(self) -> bool:
+        """First place with a vote or more (a jam nobody voted in has no winner)."""
+        return self.place == 1 and self.votes > 0
+
 
 def rank(entries: Collection[TaskRow], tallies: dict[int, int]) -> list[Standing]:
     """Most votes first; equal votes share a place (standard competition ranking)."""
@@ -66,8 +71,9 @@ class Board:
 class JamPort(Protocol):
     """What the jam core needs from Discord. `making`: entries still being made."""
 
-    async def redraw(self, jam: JamRow, entries: int, making: int) -> None:
-        """Edit the announcement card (theme, style, phase, deadlines, winner)."""
+    async def redraw(self, jam: JamRow, entries: int, making: int, winners: list[Standing]) -> None:
+        """Edit the announcement card (theme, style, phase, deadlines, and once the jam has
+        ended its `winners`: the entries in first place with a vote or more)."""
 
     async def voting_opened(self, jam: JamRow, entries: list[TaskRow], making: int) -> None:
         """Tell the thread that voting is open (and that entries being made will join)."""
@@ -87,16 +93,17 @@ class JamService(Background):
     def __init__(
         self,
         store: Store,
+        port: JamPort,
         clock: Callable[[], float],
         allowed_models: Collection[str],
         *,
         entry_wait: float = 20 * 60.0,
     ) -> None:
         self.store = store
+        self.port = port
         self.clock = clock
         self.allowed_models = allowed_models
         self.entry_wait = entry_wait  # how long after the close a vote waits for entries
-        self.port: JamPort | None = None
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()  # one tick at a time in this process
 
@@ -187,7 +194,7 @@ class JamService(Background):
                 user = standing.entry.user_id
                 entries[user] += 1
                 votes[user] += standing.votes
-                if standing.place == 1 and standing.votes > 0:
+                if standing.won:
                     wins[user] += 1
         boards = [Board(u, wins[u], entries[u], votes[u]) for u in entries]
         return sorted(boards, key=lambda b: (-b.wins, -b.votes, -b.entries, b.user_id))
@@ -224,8 +231,6 @@ class JamService(Background):
         if jam.phase == JamPhase.VOTING and not waiting and (not entries or now >= jam.vote_until):
             changed |= await self.store.move_jam(jam.id, JamPhase.VOTING, JamPhase.ENDED, now=now)
             jam = await self.store.get_jam(jam.id) or jam
-        if self.port is None:
-            return
         if jam.phase != JamPhase.SUBMITTING and jam.announced == JamPhase.SUBMITTING:
             if entries or making:  # with none, the results say so
                 await self.port.voting_opened(jam, entries, making)
@@ -244,9 +249,11 @@ class JamService(Background):
             changed = True
         if changed:
             fresh = await self.store.get_jam(jam.id) or jam
-            await self.port.redraw(
-                fresh, len(entries), making if fresh.phase != JamPhase.ENDED else 0
-            )
+            if fresh.phase == JamPhase.ENDED:
+                winners = [s for s in await self.standings(fresh) if s.won]
+                await self.port.redraw(fresh, len(entries), 0, winners)
+            else:
+                await self.port.redraw(fresh, len(entries), making, [])
 
     def wake(self) -> None:
         self._wake.set()

@@ -4,7 +4,7 @@ A thin translator onto `GuildSettings`: each subcommand validates through it, an
 moderator privately with what changed, and writes the change to the log channel. The cog is
 split Red-style into mixins, one per section of `/config show`:
 
-- `cog`: `Config`, the `/config` group: the moderator check, the log port, `reset`.
+- `cog`: `Config`, the `/config` group: the moderator check, `reset`.
 - `base`: `ConfigBase`, what every subcommand shares (save, answer, tell the log).
 - `show`: `/config show` and its sections.
 - `defaults`: `defaults` and `limits`, what a request gets.

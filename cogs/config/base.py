@@ -50,10 +50,9 @@ class ConfigBase(commands.Cog):
         guild_id = self.guild_id(interaction)
         await self.bot.guild_settings.report(guild_id, text)
         old_log = change.old.log_channel_id
-        port = self.bot.guild_settings.log_port
-        if old_log is not None and old_log != change.new.log_channel_id and port is not None:
+        if old_log is not None and old_log != change.new.log_channel_id:
             try:  # the channel that stops being the log hears it too
-                await port.post(guild_id, old_log, text)
+                await self.bot.ports.mod_log.post(guild_id, old_log, text)
             except discord.HTTPException as exc:
                 log.warning("could not tell the old log channel of guild %d (%s)", guild_id, exc)
 

@@ -1,4 +1,4 @@
-"""`Config`, the `/config` group: the moderator check, the log port, and `reset`; the other
+"""`Config`, the `/config` group: the moderator check and `reset`; the other
 subcommands come from the mixins, one per section of `/config show`."""
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from discord.ext import commands
 from cogs._ui import require_moderator
 from cogs.config.access import AccessCommands
 from cogs.config.defaults import DefaultsCommands
-from cogs.config.port import DiscordModLog
 from cogs.config.results import ResultCommands
 from cogs.config.show import ShowCommand
 from cogs.config.views import ResetView
@@ -39,9 +38,6 @@ class Config(
     def __init__(self, bot: Backline) -> None:
         self.bot = bot
         super().__init__()
-
-    async def cog_load(self) -> None:
-        self.bot.guild_settings.log_port = DiscordModLog(self.bot)
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
         # Server owners can open /config to others in Integrations; the bot still insists.

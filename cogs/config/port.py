@@ -1,4 +1,4 @@
-"""`DiscordModLog`, the core's `ModLogPort` on Discord (set by `Config.cog_load`)."""
+"""`DiscordModLog`, the core's `ModLogPort` on Discord (one of `cogs/ports.py`)."""
 
 from __future__ import annotations
 

@@ -12,8 +12,8 @@ from discord.ext import commands
 from bot.core.intake import Options
 from bot.music.models import TAGS_MAX, TITLE_MAX
 from cogs.instrumental.buttons import TaskButton
-from cogs.instrumental.delivery import DiscordDelivery
 from cogs.instrumental.menu import build_menu
+from cogs.instrumental.placement import Placement
 from cogs.instrumental.requests import recording_of, usable_channel
 from cogs.instrumental.start import Starter
 
@@ -33,10 +33,9 @@ Seconds = app_commands.Range[float, 0.0, 24 * 3600.0]
 class Instrumental(commands.Cog):
     """`/instrumental` and the Discord side of task delivery."""
 
-    def __init__(self, bot: Backline, delivery: DiscordDelivery | None = None) -> None:
+    def __init__(self, bot: Backline) -> None:
         self.bot = bot
-        self.delivery = delivery or DiscordDelivery(bot)
-        self.starter = Starter(bot, self.delivery.placement)
+        self.starter = Starter(bot, Placement(bot))
         self.menu = build_menu()
         # The model choices come from the settings, so the command is built per instance.
         self.slash_command = self._build_command(bot.settings.suno_allowed_models)
@@ -45,8 +44,6 @@ class Instrumental(commands.Cog):
         self.bot.tree.add_command(self.slash_command)
         self.bot.tree.add_command(self.menu)
         self.bot.add_dynamic_items(TaskButton)  # result buttons, by their custom ids
-        # The lifecycle keeps this port across reloads; a reloaded cog sets a fresh one.
-        self.bot.lifecycle.port = self.delivery
         self.bot.starter = self.starter  # forms and buttons start requests through it
 
     async def cog_unload(self) -> None:

@@ -13,7 +13,7 @@ from bot.core.words import refuse_blocked
 from bot.errors import Refusal
 from bot.store import JamPhase, JamRow
 from cogs._ui import clip, is_moderator, model_choices, shown
-from cogs.jam.port import DiscordJamPort, VoteButton
+from cogs.jam.port import VoteButton
 from cogs.jam.render import card_embed
 from cogs.reasons import reason
 from cogs.voice import View
@@ -68,7 +68,6 @@ class Jam(commands.GroupCog, group_name="jam"):
         super().__init__()
 
     async def cog_load(self) -> None:
-        self.bot.jams.port = DiscordJamPort(self.bot)
         self.bot.add_dynamic_items(VoteButton)
 
     async def cog_unload(self) -> None:

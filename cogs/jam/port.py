@@ -10,7 +10,7 @@ import discord
 
 from bot.app import send_private
 from bot.core.jams import Standing
-from bot.store import JamPhase, JamRow, TaskRow, VoteOutcome
+from bot.store import JamRow, TaskRow, VoteOutcome
 from cogs._ui import clip, shown
 from cogs.jam.render import being_made, card_embed, entrant, entries_word, nonce, when
 from cogs.voice import Pressed
@@ -74,13 +74,9 @@ class DiscordJamPort:
             await thread.edit(archived=False)
         return thread
 
-    async def redraw(self, jam: JamRow, entries: int, making: int) -> None:
+    async def redraw(self, jam: JamRow, entries: int, making: int, winners: list[Standing]) -> None:
         if jam.card_message_id is None:
             return
-        winners = None
-        if jam.phase == JamPhase.ENDED:
-            standings = await self.bot.jams.standings(jam)
-            winners = [s for s in standings if s.place == 1 and s.votes > 0]
         channel = await self._channel(jam.channel_id)
         await channel.get_partial_message(jam.card_message_id).edit(
             embed=card_embed(jam, entries, winners, making),

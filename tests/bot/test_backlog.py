@@ -27,11 +27,13 @@ FULL_SCAN = re.compile(r"^SCAN (tasks|tracks)$")
 
 
 def lifecycle(store: Store, music: MusicClient, port: MemoryPort) -> Lifecycle:
-    svc = Lifecycle(
-        store, music, callback_url="https://callbacks.invalid/backline", schedule=FAST_SCHEDULE
+    return Lifecycle(
+        store,
+        music,
+        port,
+        callback_url="https://callbacks.invalid/backline",
+        schedule=FAST_SCHEDULE,
     )
-    svc.port = port
-    return svc
 
 
 async def test_the_scheduler_never_reads_every_task(

@@ -50,11 +50,10 @@ async def test_a_take_deleted_while_its_track_uploads_stays_deleted(
     """Defect 5: the upload finished after the deletion and recorded the track as
     delivered over `removed`; the post appeared after the deletion and stayed."""
     store, clock = each_store, Clock()
-    service = Lifecycle(
-        store, make_client(session, "http://127.0.0.1:9"), callback_url="", clock=clock
-    )
     port = MemoryPort(uploads=asyncio.Event())
-    service.port = port
+    service = Lifecycle(
+        store, make_client(session, "http://127.0.0.1:9"), port, callback_url="", clock=clock
+    )
     task = await finished(store, clock.now)
     if store.shared:
         await store.beat()
@@ -96,8 +95,7 @@ async def test_a_submission_held_past_its_lease_is_not_judged_interrupted(
     wire (charged, lost). Now the beat renews the lease while the work runs."""
     store = await pg_process(await fresh_postgres(), "host:1:a")
     client = make_client(session, simulator.base_url, limit=1, period=1.0, timeout=10.0)
-    service = Lifecycle(store, client, callback_url="http://127.0.0.1:9/cb")
-    service.port = MemoryPort()
+    service = Lifecycle(store, client, MemoryPort(), callback_url="http://127.0.0.1:9/cb")
     try:
         # Each answer comes 1.5 s late: a submission is on the wire past its lease too.
         simulator.shape_next(AnswerShape(LATE, seconds=1.5), times=3, endpoint="add-instrumental")
@@ -128,8 +126,9 @@ async def test_an_upload_that_outlives_its_lease_is_not_posted_again_by_another_
     discord = MemoryPort(uploads=asyncio.Event())  # the first process's upload is slow
     services = []
     for store, port in ((first, discord), (second, MemoryPort(posted=discord.posted))):
-        service = Lifecycle(store, make_client(session, "http://127.0.0.1:9"), callback_url="")
-        service.port = port
+        service = Lifecycle(
+            store, make_client(session, "http://127.0.0.1:9"), port, callback_url=""
+        )
         services.append(service)
     try:
         task = await finished(first, 1_000.0)

@@ -53,14 +53,15 @@ class Rig:
 @pytest.fixture
 async def rig(store: Store, session: aiohttp.ClientSession) -> AsyncIterator[Rig]:
     clock = Clock()
+    port = MemoryPort()
     service = Lifecycle(
         store,
         make_client(session, "http://127.0.0.1:9"),  # never called: no task is queued
+        port,
         callback_url="",
         schedule=SCHEDULE,
         clock=clock,
     )
-    port = MemoryPort()
     calls: list[tuple[str, float]] = []
 
     def noting(kind: str, method: Callable) -> Callable:
@@ -70,7 +71,6 @@ async def rig(store: Store, session: aiohttp.ClientSession) -> AsyncIterator[Rig
 
         return call
 
-    service.port = port
     port.show = noting("show", port.show)  # type: ignore[method-assign]
     port.deliver = noting("post", port.deliver)  # type: ignore[method-assign]
     port.find_delivery = noting("lookup", port.find_delivery)  # type: ignore[method-assign]
@@ -283,9 +283,10 @@ async def test_the_requester_is_told_once_even_if_telling_fails(rig: Rig) -> Non
 async def test_the_scheduler_stops_picking_given_up_work(db_path: Path, music: MusicClient) -> None:
     """Real time, a small schedule: the card fails forever, then nothing is due."""
     store = await Store.open(db_path)
-    service = Lifecycle(store, music, callback_url="", schedule=PollSchedule().scaled(1 / 1000))
     port = MemoryPort(fail_shows=10**6)
-    service.port = port
+    service = Lifecycle(
+        store, music, port, callback_url="", schedule=PollSchedule().scaled(1 / 1000)
+    )
     try:
         task, _ = await store.create_task(new_task(card_message_id=555))
         await store.fail_task(task.id, "The music service refused it.", now=service.now())

@@ -33,11 +33,11 @@ async def start_service(
     return Lifecycle(
         store,
         client,
+        port,
         callback_url="https://callbacks.invalid/backline",
         schedule=FAST_SCHEDULE,
         task_timeout=timeout,
         callbacks_enabled=callbacks,
-        port=port,
     )
 
 

@@ -118,16 +118,11 @@ async def test_a_burst_of_credit_refusals_pauses_once_and_resumes_once_a_task_is
     config = SimulatorConfig(api_key=API_KEY, credits=0.0, task_cost=10.0, **FAST)
     async with Simulator(config) as sim:
         music = make_client(session, sim.base_url, limit=100)
-        notices: list[str] = []
         async with open_rig(
-            db_path,
-            music,
-            schedule=SCHEDULE,
-            callbacks=False,
-            task_cost=10.0,
-            start=False,
-            notices=notices.append,
+            db_path, music, schedule=SCHEDULE, callbacks=False, task_cost=10.0, start=False
         ) as rig:
+            # A server with a log channel: its moderators hear of pauses and resumes.
+            await rig.services.guild_settings.change(1, log_channel_id=2)
             # Recorded before the scheduler starts: ten submissions leave together.
             tasks = [
                 (await rig.service.request(new_task(f"{uploads}/voice.wav")))[0] for _ in range(10)
@@ -141,6 +136,8 @@ async def test_a_burst_of_credit_refusals_pauses_once_and_resumes_once_a_task_is
             sim.config.credits = 100.0  # a moderator tops up: ten tasks' worth
             for task in tasks:
                 assert (await settled(rig.service, task.id)).state == "done"
+            await rig.services.guild_settings.settle()
+            notices = rig.mod_log.texts()
     pauses = [n for n in notices if n.startswith("⏸️")]
     resumes = [n for n in notices if n.startswith("▶️")]
     assert (len(pauses), len(resumes)) == (1, 1), notices

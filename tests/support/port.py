@@ -1,4 +1,5 @@
-"""The delivery port's contract kept in memory, the way Discord keeps messages."""
+"""The core's ports kept in memory: the delivery port's contract the way Discord keeps
+messages, and the moderators' log."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from bot.core.tasks import PostMark, Shown, TaskView
-from bot.store import TaskRow, TrackRow
+from bot.core.jams import Standing
+from bot.core.tasks import DeliveryPort, PostMark, Shown, TaskView
+from bot.services import Ports
+from bot.store import JamRow, TaskRow, TrackRow
 
 
 @dataclass
@@ -107,3 +110,38 @@ class MemoryPort:
 
     def last_view(self, task_id: int) -> TaskView:
         return [v for v in self.views if v.task.id == task_id][-1]
+
+
+@dataclass
+class MemoryModLog:
+    """The moderators' log kept in memory: every line posted, with its server and channel."""
+
+    lines: list[tuple[int, int, str]] = field(default_factory=list)
+
+    async def post(self, guild_id: int, channel_id: int, text: str) -> None:
+        self.lines.append((guild_id, channel_id, text))
+
+    def texts(self) -> list[str]:
+        return [text for _, _, text in self.lines]
+
+
+class NoJams:
+    """For a core run where no jam is ever started: a call is the test's mistake."""
+
+    async def redraw(self, jam: JamRow, entries: int, making: int, winners: list[Standing]) -> None:
+        raise AssertionError(f"jam {jam.id} in a run without jams")
+
+    async def voting_opened(self, jam: JamRow, entries: list[TaskRow], making: int) -> None:
+        raise AssertionError(f"jam {jam.id} in a run without jams")
+
+    async def vote_button(self, jam: JamRow, entry: TaskRow, number: int, late: bool) -> int:
+        raise AssertionError(f"jam {jam.id} in a run without jams")
+
+    async def results(self, jam: JamRow, standings: list[Standing], left_out: int) -> int | None:
+        raise AssertionError(f"jam {jam.id} in a run without jams")
+
+
+def memory_ports(delivery: DeliveryPort | None = None) -> Ports:
+    """The core's ports without Discord: tasks posted in memory (or to `delivery`), the
+    moderators' log in memory, no jams."""
+    return Ports(delivery=delivery or MemoryPort(), jams=NoJams(), mod_log=MemoryModLog())

@@ -1,5 +1,5 @@
-"""The task service with its web server (callbacks on unless asked), as a bot process
-runs it."""
+"""The core with its web server (callbacks on unless asked), built by the bot's own
+factory (`Services.build`) on the core's ports kept in memory, as a bot process runs it."""
 
 from __future__ import annotations
 
@@ -10,9 +10,11 @@ from pathlib import Path
 
 from bot.core.tasks import Lifecycle, PollSchedule
 from bot.music import MusicClient
+from bot.services import Ports, Services
+from bot.settings import load_settings
 from bot.store import Store
 from bot.web import WebServer, callback_url
-from tests.support.port import MemoryPort
+from tests.support.port import MemoryModLog, MemoryPort, NoJams
 
 SECRET = "s3cret-path-token-0123456789"
 
@@ -24,10 +26,18 @@ CALLBACK_SCHEDULE = PollSchedule(
 
 @dataclass
 class Rig:
-    service: Lifecycle
-    web: WebServer
+    services: Services
     port: MemoryPort
+    mod_log: MemoryModLog
     base: str
+
+    @property
+    def service(self) -> Lifecycle:
+        return self.services.lifecycle
+
+    @property
+    def web(self) -> WebServer:
+        return self.services.web
 
     @property
     def url(self) -> str:
@@ -35,7 +45,7 @@ class Rig:
 
     @property
     def store(self) -> Store:
-        return self.service.store
+        return self.services.store
 
 
 @contextlib.asynccontextmanager
@@ -51,37 +61,40 @@ async def open_rig(
     clock: Callable[[], float] | None = None,
     port: MemoryPort | None = None,
     task_cost: float = 0.0,
-    notices: Callable[[str], None] | None = None,
 ) -> AsyncIterator[Rig]:
     """A fresh process on `db_path`; `web_port` lets a restarted one listen where the
     API's callbacks for the previous one go, and `port` hands it the previous one's
-    Discord (what was posted stays posted)."""
-    store = await Store.open(db_path)
-    port = port or MemoryPort()
-    service = Lifecycle(
-        store,
-        music,
-        callback_url="",
+    Discord (what was posted stays posted). `start`: recover and run the task loops (the
+    credit and jam loops are left to tests that want them)."""
+    settings = load_settings(
+        _env_file=None,
+        discord_token="the-rig-has-no-discord",
+        suno_api_base_url="http://127.0.0.1:9",  # unused: `music` is handed in
+        database_url=f"sqlite:///{db_path}",
+        callback_host="127.0.0.1",
+        callback_port=web_port,
+        # The port is known once the server listens: the callback URL is set below.
+        callback_public_url="http://127.0.0.1" if callbacks else None,
         callback_secret=SECRET,
-        schedule=schedule,
         task_timeout=task_timeout,
-        callbacks_enabled=callbacks,
-        clock=clock,
-        task_cost=task_cost,
-        notices=notices,
-        port=port,
+        suno_credits_per_task=task_cost,
     )
-    web = WebServer(
-        service, secret=SECRET, gateway_connected=lambda: True, host="127.0.0.1", port=web_port
-    )
-    await web.start()
-    base = f"http://127.0.0.1:{web.port}"
-    service.callback_url = callback_url(base if callbacks else None, SECRET)
+    port, mod_log = port or MemoryPort(), MemoryModLog()
+    ports = Ports(delivery=port, jams=NoJams(), mod_log=mod_log)
+    store = await Store.open(db_path)
+    try:
+        services = await Services.build(
+            settings, music, schedule, ports, store, lambda: True, clock=clock
+        )
+    except BaseException:
+        await store.close()
+        raise
+    await services.web.start()
+    base = f"http://127.0.0.1:{services.web.port}"
+    services.lifecycle.callback_url = callback_url(base if callbacks else None, SECRET)
     try:
         if start:
-            await service.resume()
-        yield Rig(service, web, port, base)
+            await services.lifecycle.resume()
+        yield Rig(services, port, mod_log, base)
     finally:
-        await service.stop()
-        await web.stop()
-        await store.close()
+        await services.close()

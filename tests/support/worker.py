@@ -29,6 +29,7 @@ from bot.settings import load_settings
 from bot.store import TaskRow, TrackRow
 from bot.store.leases import Leases
 from tests.support.factories import make_client
+from tests.support.port import memory_ports
 
 SECRET = "fault-suite-callback-secret-0123"
 
@@ -116,7 +117,11 @@ async def run(
         client = make_client(session, api, limit=limit, period=period, timeout=timeout)
         # The bot's own start-up order: the store, the services, the callback receiver...
         services = await Services.open(
-            settings, client, PollSchedule().scaled(scale), gateway_connected=lambda: True
+            settings,
+            client,
+            PollSchedule().scaled(scale),
+            memory_ports(FilePort(posts)),
+            gateway_connected=lambda: True,
         )
         services.store.leases = Leases().scaled(leases)
         if services.store.shared:  # the test's tight limit needs a narrower margin
@@ -129,8 +134,7 @@ async def run(
             )
         # ...then Discord comes up (login, command sync): a setting of the test Discord...
         await asyncio.sleep(discord_start)
-        # ...then the delivery port, recovery and the loops.
-        services.lifecycle.port = FilePort(posts)
+        # ...then recovery and the loops, which call the ports.
         await services.start()
         stop = asyncio.Event()
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)

@@ -49,18 +49,13 @@ class DeliveryWork:
         schedule: PollSchedule,
         clock: Callable[[], float],
         pause: SubmissionPause,
-        port: DeliveryPort | None = None,
+        port: DeliveryPort,
     ) -> None:
         self.store = store
         self.pause = pause
         self.schedule = schedule
         self.port = port
         self._clock = clock
-
-    def _port(self) -> DeliveryPort:
-        if self.port is None:
-            raise RuntimeError("the lifecycle has no delivery port")
-        return self.port
 
     async def view_of(self, task: TaskRow) -> TaskView:
         tracks = await self.store.tracks_for_task(task.id)
@@ -75,7 +70,7 @@ class DeliveryWork:
 
     async def show(self, task: TaskRow) -> None:
         try:
-            shown = await self._port().show(await self.view_of(task))
+            shown = await self.port.show(await self.view_of(task))
         except PermanentDeliveryError as exc:
             await self._card_failed(task, exc.reason)
             return
@@ -128,7 +123,7 @@ class DeliveryWork:
             await self._tell(task, reason)
 
     async def deliver(self, track: TrackRow) -> None:
-        port = self._port()
+        port = self.port
         task = await self.store.get_task(track.task_id)
         if task is None:
             return
@@ -196,7 +191,7 @@ class DeliveryWork:
             return  # another process found this very post and recorded it
         log.info("task %d: track %d posted after it ended; withdrawing the post", task.id, track.id)
         try:
-            await self._port().withdraw(task, message_id)
+            await self.port.withdraw(task, message_id)
         except Exception:
             log.warning("track %d: could not withdraw a superseded post", track.id, exc_info=True)
 
@@ -228,6 +223,6 @@ class DeliveryWork:
         if not await self.store.claim_give_up_notice(task.id, self._clock()):
             return
         try:
-            await self._port().give_up(task, reason)
+            await self.port.give_up(task, reason)
         except Exception:
             log.warning("task %d: could not tell the requester", task.id, exc_info=True)

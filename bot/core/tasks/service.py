@@ -28,14 +28,15 @@ WAKE_CHANNEL = "backline_wake"  # PostgreSQL NOTIFY: work may be due, whichever 
 
 
 class Lifecycle:
-    """The task service. Construct (with `port`, or set it once the place members see is
-    up: the bot opens the service before it logs in to Discord), then `await resume()`;
-    `await stop()` to end."""
+    """The task service. Construct with the port (the place members see: called only once
+    the loops start, so the bot opens the service before it logs in to Discord), then
+    `await resume()`; `await stop()` to end."""
 
     def __init__(
         self,
         store: Store,
         client: MusicClient,
+        port: DeliveryPort,
         *,
         callback_url: str,
         callback_secret: str | None = None,
@@ -48,7 +49,6 @@ class Lifecycle:
         clock: Callable[[], float] | None = None,
         task_cost: float = 0.0,
         notices: Callable[[str], None] | None = None,
-        port: DeliveryPort | None = None,
     ) -> None:
         """`notices`: told (one line for moderators) when submissions pause and resume."""
         self.store = store
@@ -85,12 +85,8 @@ class Lifecycle:
         self._announcing: set[asyncio.Task[None]] = set()
 
     @property
-    def port(self) -> DeliveryPort | None:
+    def port(self) -> DeliveryPort:
         return self.delivery.port
-
-    @port.setter
-    def port(self, port: DeliveryPort) -> None:
-        self.delivery.port = port
 
     @property
     def callback_url(self) -> str:
@@ -201,8 +197,6 @@ class Lifecycle:
         await self.api.recover_interrupted(self._clock())
 
     def start(self) -> None:
-        if self.port is None:
-            raise RuntimeError("set Lifecycle.port before starting")
         self.scheduler.start()
         if self.store.shared and self._listening is None:  # wake-ups from other processes
             self._listening = asyncio.create_task(

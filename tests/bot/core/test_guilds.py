@@ -18,6 +18,7 @@ from bot.errors import Refusal
 from bot.music import MusicClient
 from bot.store import Store, Usage
 from tests.bot.core.test_intake import RULES, recording
+from tests.support.port import MemoryModLog, MemoryPort
 
 GUILD = 3
 NOW = 1_800_000_000.0  # 2027-01-15 08:00 UTC
@@ -39,10 +40,12 @@ def clock() -> Clock:
 @pytest.fixture
 def intake(each_store: Store, music: MusicClient, clock: Clock) -> Intake:
     lifecycle = Lifecycle(
-        each_store, music, callback_url="https://callbacks.invalid/x", clock=clock
+        each_store, music, MemoryPort(), callback_url="https://callbacks.invalid/x", clock=clock
     )
     rules = replace(RULES, limits=Limits())  # the bot's own defaults: cooldown 10 s, 3 at a time
-    return Intake(lifecycle, lambda: rules, GuildSettings(each_store, lambda: rules))
+    return Intake(
+        lifecycle, lambda: rules, GuildSettings(each_store, lambda: rules, MemoryModLog())
+    )
 
 
 def ask(
@@ -102,7 +105,7 @@ async def test_a_change_is_seen_at_once_and_survives_a_new_service(intake: Intak
     assert (await guilds.get(GUILD)).tags is None  # cached now
     await guilds.change(GUILD, tags="lo-fi")
     assert (await guilds.get(GUILD)).tags == "lo-fi"  # the cache was dropped
-    fresh = GuildSettings(guilds.store, guilds.rules)
+    fresh = GuildSettings(guilds.store, guilds.rules, guilds.log_port)
     assert (await fresh.get(GUILD)).tags == "lo-fi"
     change = await fresh.reset(GUILD)
     assert change.old.tags == "lo-fi" and change.new == GuildConfig()

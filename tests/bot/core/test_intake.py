@@ -24,6 +24,7 @@ from bot.errors import Refusal
 from bot.music import MusicClient
 from bot.store import Store
 from simulator.media import make_wav
+from tests.support.port import MemoryModLog, MemoryPort
 
 RULES = Rules(
     default_tags="full band",
@@ -67,8 +68,8 @@ def request(
 @pytest.fixture
 async def intake(db_path: Path, music: MusicClient) -> AsyncIterator[Intake]:
     store = await Store.open(db_path)
-    lifecycle = Lifecycle(store, music, callback_url="https://callbacks.invalid/x")
-    yield Intake(lifecycle, lambda: RULES, GuildSettings(store, lambda: RULES))
+    lifecycle = Lifecycle(store, music, MemoryPort(), callback_url="https://callbacks.invalid/x")
+    yield Intake(lifecycle, lambda: RULES, GuildSettings(store, lambda: RULES, MemoryModLog()))
     await store.close()
 
 

@@ -21,6 +21,7 @@ from bot.store import Stage, Store, TaskTiming
 from simulator import profiles
 from simulator.profiles import StageTimes
 from tests.support.polling import follow
+from tests.support.port import MemoryPort
 
 SCHEDULE = PollSchedule()
 NOW = 1_800_000_000.0
@@ -46,7 +47,7 @@ async def test_a_late_first_track_with_a_short_tail_is_seen_soon(
     for an end it predicted from the first track ((first - text) x ratio later) and saw
     these tasks 4 times later than a 30-s poller (ratio 4.0); now ≤ 1/3, in ≤ 8 calls."""
     clock = [NOW]
-    lifecycle = Lifecycle(store, music, callback_url="", clock=lambda: clock[0])
+    lifecycle = Lifecycle(store, music, MemoryPort(), callback_url="", clock=lambda: clock[0])
     rng = random.Random(21)
     tasks = [profiles.draw("late-first-short-tail", rng) for _ in range(WARM_UP + 60)]
     followed = (await follow(lifecycle, clock, tasks, every=7.5))[WARM_UP:]

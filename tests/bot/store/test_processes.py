@@ -14,6 +14,7 @@ from bot.store import PgStore, Store
 from bot.store.leases import Leases
 from tests.bot.core.test_intake import RULES
 from tests.support.factories import new_task
+from tests.support.port import MemoryModLog
 from tests.support.postgres import fresh_postgres
 
 T0 = 1_900_000_000.0
@@ -176,7 +177,10 @@ async def test_a_wake_up_crosses_processes() -> None:
 async def test_a_settings_change_in_one_process_is_seen_at_once_in_another() -> None:
     first, second = await two_processes()
     rules = lambda: RULES  # noqa: E731
-    here, there = GuildSettings(first, rules), GuildSettings(second, rules)
+    here, there = (
+        GuildSettings(first, rules, MemoryModLog()),
+        GuildSettings(second, rules, MemoryModLog()),
+    )
     try:
         await here.follow_changes()
         assert (await here.get(3)).tags is None  # cached for a minute

@@ -221,8 +221,7 @@ async def test_the_scheduler_purges_at_start_and_then_hourly(
     old = await failed(store, at=now[0] - 31 * DAY)
     month = await failed(store, at=now[0] - 30 * DAY + 600)  # 10 minutes short
     week = await failed(store, at=now[0] - 7 * DAY)
-    service = Lifecycle(store, music, callback_url=NO_CALLBACK_URL, clock=clock)
-    service.port = MemoryPort()
+    service = Lifecycle(store, music, MemoryPort(), callback_url=NO_CALLBACK_URL, clock=clock)
     service.start()  # the default retention: 30 days
     try:
         await wait_until(lambda: _gone(store, old.id))
@@ -243,8 +242,7 @@ async def test_the_scheduler_purges_at_start_and_then_hourly(
 
 async def test_the_retention_is_configurable(store: Store, music: MusicClient) -> None:
     week = await failed(store, at=time.time() - 7 * DAY)
-    service = Lifecycle(store, music, callback_url=NO_CALLBACK_URL)
-    service.port = MemoryPort()
+    service = Lifecycle(store, music, MemoryPort(), callback_url=NO_CALLBACK_URL)
     service.scheduler.retention = 5 * DAY
     service.start()
     try:
