@@ -369,7 +369,10 @@ async def test_a_download_to_a_file_never_holds_the_whole_track(
     finally:
         tracemalloc.stop()
     assert size == len(TRACK) and path.read_bytes() == TRACK
-    assert peak < 4 * 1024 * 1024, f"{peak / 2**20:.1f} MB held for a 20 MB track"
+    # tracemalloc counts the whole process, the local server sending the track included,
+    # whose buffers grow when the machine is busy (4.3 MB seen under a full parallel load):
+    # the bound is what tells streaming from holding the track (20 MB), with room to spare.
+    assert peak < 8 * 1024 * 1024, f"{peak / 2**20:.1f} MB held for a 20 MB track"
 
 
 async def test_a_download_to_a_file_refuses_what_is_not_audio(
