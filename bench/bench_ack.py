@@ -87,6 +87,7 @@ from simulator.media import make_wav
 from tests.support.backlog import check_at, count_tasks
 from tests.support.burst import AckClock, emit
 from tests.support.burst import slash_payload as burst_payload
+from tests.support.invite import InviteEnv
 
 SETUP_KEY = "bench-setup-key-0123456789"
 REAL_KEY = "bench-real-key-0123456789"
@@ -168,7 +169,7 @@ class World:
 
 @contextlib.asynccontextmanager
 async def simcord_world(bot: discord.Client, timeout: float) -> AsyncIterator[World]:
-    env = simcord.Env(bot, settle_timeout=timeout)
+    env = InviteEnv(bot, settle_timeout=timeout)  # the invite's permissions, as in tests
     await env.start()
     try:
         guild = env.create_guild(name="studio")

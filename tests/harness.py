@@ -22,13 +22,13 @@ from aiohttp import web
 
 from bot.app import Backline
 from bot.errors import Refusal
-from bot.invite import INVITE_PERMISSIONS
 from bot.settings import Settings
 from bot.store import TaskRow
 from simulator import Simulator
 from simulator.media import make_wav
 from tests.conftest import FAST_SCHEDULE
 from tests.support.factories import api_calls, make_client
+from tests.support.invite import InviteEnv
 from tests.support.postgres import fresh_postgres
 from tests.support.servers import serve
 from tests.support.signed_urls import SignedUrls
@@ -65,25 +65,6 @@ async def cdn(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[CdnServer]:
     async with serve(app) as base_url:
         monkeypatch.setattr(simcord.backend.cdn, "CDN_BASE", base_url)
         yield server
-
-
-class InviteEnv(simcord.Env):
-    """simcord, with the bot holding exactly the permissions the README's invite asks for
-    in every server (simcord's default is everything but administrator), like a server
-    that added it with that link. @everyone keeps Discord's defaults, as on a new server."""
-
-    def create_guild(self, *args: Any, **kwargs: Any) -> simcord.GuildHandle:
-        guild = super().create_guild(*args, **kwargs)
-        self.grant_bot(guild)
-        return guild
-
-    def grant_bot(self, guild: simcord.GuildHandle, **more: bool) -> None:
-        """The bot's role holds the invite's permissions, plus `more` (a server that gave
-        it more by hand)."""
-        permissions = discord.Permissions(INVITE_PERMISSIONS.value, **more)
-        backend = self.backend
-        for role_id in backend.get_member(guild.id, backend.bot_user.id).role_ids:
-            backend.edit_role(guild.id, role_id, {"permissions": permissions.value})
 
 
 @dataclass
