@@ -281,7 +281,7 @@ async def test_failure_reaches_the_card_and_the_requester(harness: Harness, worl
 async def test_restart_mid_delivery_posts_every_track_once(harness: Harness, world: World) -> None:
     """The old process posts tracks but dies before recording that it did."""
     first_bot = harness.bot
-    port = first_bot.lifecycle.port
+    port = first_bot.ports.delivery
     real_deliver = port.deliver
     posted = asyncio.Event()
 

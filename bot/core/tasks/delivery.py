@@ -123,7 +123,6 @@ class DeliveryWork:
             await self._tell(task, reason)
 
     async def deliver(self, track: TrackRow) -> None:
-        port = self.port
         task = await self.store.get_task(track.task_id)
         if task is None:
             return
@@ -131,13 +130,13 @@ class DeliveryWork:
             if track.delivery == Delivery.ATTEMPTED:
                 # A post may have happened before a crash or a lost answer: look first.
                 found = await self._ask(
-                    task, track, port.find_delivery(task, track), "delivery lookup failed"
+                    task, track, self.port.find_delivery(task, track), "delivery lookup failed"
                 )
                 if found is not None:
                     await self.store.delivered(track.id, found, self._clock())
                     return
             mark = await self._ask(
-                task, track, port.mark(task, track), "could not prepare its post"
+                task, track, self.port.mark(task, track), "could not prepare its post"
             )
             if not await self.store.delivery_attempted(
                 track.id, nonce=mark.nonce, after=mark.after
@@ -149,7 +148,7 @@ class DeliveryWork:
 
             async def post() -> int:
                 total = len(await self.store.tracks_for_task(task.id))
-                return await port.deliver(task, attempted, total)
+                return await self.port.deliver(task, attempted, total)
 
             message_id = await self._ask(task, track, post(), "delivery failed", counted=True)
         except _GaveUp:

@@ -85,10 +85,6 @@ class Lifecycle:
         self._announcing: set[asyncio.Task[None]] = set()
 
     @property
-    def port(self) -> DeliveryPort:
-        return self.delivery.port
-
-    @property
     def callback_url(self) -> str:
         return self.api.callback_url
 
