@@ -8,6 +8,7 @@ lengths are scaled down alike so a run takes a minute, not an hour."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import sys
 from asyncio.subprocess import PIPE, Process
@@ -95,7 +96,15 @@ async def partition_run(folder: Path, upload: str, requests: int, timeout: float
                         workers[2] = await start_worker(commands[2], SKEWS[2])
                         killed = True
                     if killed and await requests_finished(store, requests):
-                        break
+                        # A submission the killed process left in flight is failed as
+                        # interrupted, and adopted again when its callback reaches the
+                        # restarted process: the run is over once the API has nothing more
+                        # to tell (its callbacks delivered or given up), not before.
+                        with contextlib.suppress(TimeoutError):
+                            async with asyncio.timeout(timeout - (loop.time() - started)):
+                                await sim.wait_idle()
+                        if await requests_finished(store, requests):
+                            break
                     await asyncio.sleep(0.25)
             finally:
                 for worker in workers:
